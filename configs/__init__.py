@@ -1,0 +1,1 @@
+"""Bundled YAML configs (installed as ``slamseg.configs`` so that installed copies find them)."""

@@ -1,0 +1,1 @@
+"""The user's jobs as functions (the CLI commands are thin wrappers around these)."""

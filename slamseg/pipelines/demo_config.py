@@ -1,0 +1,42 @@
+"""Options of ``slamseg demo`` (a synthetic room, the bundled model, a semantic reconstruction)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass
+class DemoConfig:
+    """Zero set-up demo options.
+
+    Attributes:
+        seed: seed of the synthetic room and trajectory.
+        frames: number of frames rendered and reconstructed.
+        width, height: image size in pixels.
+        checkpoint: model file; None uses the model bundled with slamseg.
+        map: map type.
+        voxel_size: TSDF voxel size in metres.
+        labels_every: fuse class probabilities every Nth frame.
+        device: torch device of the network ("cpu", "cuda").
+    """
+
+    seed: int = 0
+    frames: int = 40
+    width: int = 320
+    height: int = 240
+    checkpoint: str | None = None
+    map: Literal["tsdf", "surfel"] = "tsdf"
+    voxel_size: float = 0.03
+    labels_every: int = 1
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.frames < 2:
+            raise ValueError(f"frames must be >= 2, got {self.frames}")
+        if self.width < 32 or self.height < 32:
+            raise ValueError(f"image size must be at least 32x32, got {self.width}x{self.height}")
+        if self.voxel_size <= 0:
+            raise ValueError(f"voxel_size must be > 0, got {self.voxel_size}")
+        if self.labels_every < 1:
+            raise ValueError(f"labels_every must be >= 1, got {self.labels_every}")

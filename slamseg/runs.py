@@ -1,0 +1,104 @@
+"""Run folders: ``runs/<command>-<timestamp>/`` (or ``--out``) holding a run's config, outputs and metrics.
+
+A run works inside ``<final>.partial/`` and renames it to the final name only when it finishes, so a folder
+under the final name is always complete. An interrupted run leaves its ``.partial`` folder behind, which
+``resume=True`` continues from.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from slamseg.config import dump_yaml
+from slamseg.errors import RunFolderError
+from slamseg.sequences.atomic import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+
+def _json_default(obj: Any) -> Any:
+    # numpy scalars and arrays appear in metrics; keep this module free of a numpy import by duck typing.
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+class RunFolder:
+    """A run's output folder.
+
+    Args:
+        command: the command name (used in the default folder name).
+        out: explicit final folder; default ``<root>/<command>-<YYYYmmdd-HHMMSS>``.
+        root: parent of default run folders.
+        resume: continue an interrupted run (its ``.partial`` folder) instead of refusing to reuse it.
+        overwrite: replace an existing finished folder at ``out``.
+    """
+
+    def __init__(
+        self,
+        command: str,
+        out: str | Path | None = None,
+        root: str | Path = "runs",
+        resume: bool = False,
+        overwrite: bool = False,
+    ) -> None:
+        if out is None:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            out = Path(root) / f"{command}-{stamp}"
+        self.final = Path(out)
+        self.path = self.final.with_name(self.final.name + ".partial")
+        self.resumed = False
+        if self.final.exists():
+            if overwrite:
+                shutil.rmtree(self.final)
+            elif resume:
+                # A finished run: move it back to work on it (e.g. resume with more frames).
+                os.replace(self.final, self.path)
+            else:
+                raise RunFolderError(
+                    f"{self.final} already exists; choose another --out, or pass --overwrite or --resume"
+                )
+        if self.path.exists():
+            if resume:
+                self.resumed = True
+                log.info("resuming run in %s", self.path)
+            else:
+                raise RunFolderError(
+                    f"{self.path} holds an interrupted run; pass --resume to continue it or delete it"
+                )
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def file(self, name: str) -> Path:
+        """Path of ``name`` inside the (working) run folder; parent folders are created."""
+        p = self.path / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def write_text(self, name: str, text: str) -> Path:
+        """Write a text file atomically inside the run folder."""
+        p = self.file(name)
+        atomic_write_text(p, text)
+        return p
+
+    def write_json(self, name: str, data: Any) -> Path:
+        """Write JSON (numpy values converted) atomically."""
+        return self.write_text(name, json.dumps(data, indent=2, default=_json_default) + "\n")
+
+    def write_config(self, config: Any) -> Path:
+        """Write the resolved config as ``config.yaml``."""
+        return self.write_text("config.yaml", dump_yaml(config))
+
+    def finish(self) -> Path:
+        """Rename the working folder to its final name; returns the final path."""
+        os.replace(self.path, self.final)
+        self.path = self.final
+        log.info("run folder: %s", self.final)
+        return self.final

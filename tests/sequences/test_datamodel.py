@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from slamseg.sequences import Camera, Frame, Sequence, SequenceFormatError
+
+
+class _Toy(Sequence):
+    """A sequence of solid-colour frames; frame 2 is 'corrupt'."""
+
+    name = "toy"
+
+    def __init__(self, n: int = 5, strict: bool = True) -> None:
+        super().__init__()
+        self.n, self.strict = n, strict
+        self.camera = Camera(100.0, 100.0, 15.5, 11.5, 32, 24)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def _load_frame(self, i: int) -> Frame:
+        if i == 2:
+            raise SequenceFormatError("toy/2.png: truncated")
+        return Frame(i, i * 0.1, np.full((24, 32, 3), i, np.uint8), self.camera).validate()
+
+
+def test_camera_backprojection_of_a_plane() -> None:
+    cam = Camera(500.0, 400.0, 31.5, 23.5, 64, 48)
+    pts = cam.backproject(np.full((48, 64), 2.0, np.float32))
+    assert np.allclose(pts[..., 2], 2.0)
+    # pixel (u=63, v=0): x = (63 - 31.5) * 2 / 500
+    assert pts[0, 63, 0] == pytest.approx(0.126) and pts[0, 63, 1] == pytest.approx(-0.1175)
+
+
+def test_camera_scaling_keeps_the_field_of_view() -> None:
+    cam = Camera(500.0, 500.0, 319.5, 239.5, 640, 480).scaled(320, 240)
+    assert (cam.fx, cam.cx, cam.cy, cam.width) == (250.0, 159.5, 119.5, 320)
+    assert Camera.from_dict(cam.to_dict()) == cam
+    with pytest.raises(SequenceFormatError):
+        Camera(1, 1, 0, 0, 0, 10)
+
+
+def test_slicing_keeps_indices_and_strictness() -> None:
+    seq = _Toy(6, strict=False)
+    view = seq[3:6]
+    assert len(view) == 3 and [f.index for f in view] == [3, 4, 5]
+    assert [f.index for f in seq.slice(0, 6, 2)] == [0, 4]  # 2 is corrupt and skipped
+    assert seq.skipped and seq.skipped[0][0] == 2 and "truncated" in seq.skipped[0][1]
+    assert seq[-1].index == 5
+    with pytest.raises(IndexError):
+        seq[6]
+
+
+def test_strict_iteration_raises() -> None:
+    with pytest.raises(SequenceFormatError, match="truncated"):
+        list(_Toy(4, strict=True))
+
+
+def test_frame_validation_names_the_problem() -> None:
+    cam = Camera(1.0, 1.0, 0.0, 0.0, 4, 3)
+    with pytest.raises(SequenceFormatError, match="depth must be 3x4 float32"):
+        Frame(0, 0.0, np.zeros((3, 4, 3), np.uint8), cam, depth=np.zeros((3, 4), np.float64)).validate()

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from slamseg.config import apply_overrides, dump_yaml, from_dict, load_config, read_yaml
+from slamseg.errors import ConfigError
+
+
+@dataclass
+class Inner:
+    voxel_size: float = 0.02
+    mode: Literal["a", "b"] = "a"
+
+
+@dataclass
+class Outer:
+    name: str = "x"
+    frames: int | None = None
+    inner: Inner = field(default_factory=Inner)
+    tags: list[str] = field(default_factory=list)
+
+
+def test_defaults_and_nested_values() -> None:
+    cfg = from_dict(Outer, {"frames": 3, "inner": {"voxel_size": 1}})
+    assert cfg.frames == 3
+    assert cfg.inner.voxel_size == 1.0 and isinstance(cfg.inner.voxel_size, float)
+    assert cfg.inner.mode == "a"
+
+
+def test_unknown_key_names_the_dotted_key_and_suggests() -> None:
+    with pytest.raises(ConfigError, match=r"'inner\.voxle_size'.*did you mean 'voxel_size'"):
+        from_dict(Outer, {"inner": {"voxle_size": 0.1}})
+
+
+@pytest.mark.parametrize(
+    ("data", "pattern"),
+    [
+        ({"frames": "many"}, "'frames'"),
+        ({"frames": True}, "'frames'"),
+        ({"inner": {"mode": "c"}}, r"'inner\.mode'.*not one of"),
+        ({"tags": [1]}, r"'tags\[0\]'"),
+        ({"inner": 5}, "'inner'"),
+    ],
+)
+def test_invalid_values_are_errors(data: dict, pattern: str) -> None:
+    with pytest.raises(ConfigError, match=pattern):
+        from_dict(Outer, data)
+
+
+def test_overrides_parse_yaml_values_and_win_over_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("command: x\nname: file\ninner:\n  voxel_size: 0.05\n")
+    cfg = load_config(Outer, path, ["inner.voxel_size=0.01", "frames=7", "tags=[a, b]"])
+    assert (cfg.name, cfg.frames, cfg.inner.voxel_size, cfg.tags) == ("file", 7, 0.01, ["a", "b"])
+
+
+def test_bad_override_syntax() -> None:
+    with pytest.raises(ConfigError, match="key=value"):
+        apply_overrides({}, ["novalue"])
+
+
+def test_dump_round_trips(tmp_path: Path) -> None:
+    cfg = from_dict(Outer, {"frames": 2, "tags": ["t"], "inner": {"mode": "b"}})
+    path = tmp_path / "out.yaml"
+    path.write_text(dump_yaml(cfg))
+    assert from_dict(Outer, read_yaml(path)) == cfg
+
+
+def test_file_errors_name_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("frames: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml"):
+        load_config(Outer, bad)
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(Outer, tmp_path / "missing.yaml")

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from slamseg.errors import RunFolderError
+from slamseg.runs import RunFolder
+
+
+def test_run_folder_appears_only_when_finished(tmp_path: Path) -> None:
+    run = RunFolder("reconstruct", out=tmp_path / "r1")
+    run.write_json("metrics.json", {"a": 1})
+    assert not (tmp_path / "r1").exists() and (tmp_path / "r1.partial" / "metrics.json").exists()
+    final = run.finish()
+    assert final == tmp_path / "r1"
+    assert json.loads((final / "metrics.json").read_text()) == {"a": 1}
+
+
+def test_existing_and_interrupted_runs_need_a_flag(tmp_path: Path) -> None:
+    RunFolder("x", out=tmp_path / "done").finish()
+    with pytest.raises(RunFolderError, match="already exists"):
+        RunFolder("x", out=tmp_path / "done")
+    RunFolder("x", out=tmp_path / "half")  # never finished
+    with pytest.raises(RunFolderError, match="--resume"):
+        RunFolder("x", out=tmp_path / "half")
+    resumed = RunFolder("x", out=tmp_path / "half", resume=True)
+    assert resumed.resumed
+    assert RunFolder("x", out=tmp_path / "done", overwrite=True).path == tmp_path / "done.partial"
+
+
+def test_default_name_has_command_and_timestamp(tmp_path: Path) -> None:
+    run = RunFolder("predict", root=tmp_path)
+    assert run.final.parent == tmp_path and run.final.name.startswith("predict-")
