@@ -1,4 +1,42 @@
 """slamseg.fusion: semantic TSDF and surfel maps, Bayesian label fusion, tracking, rendering, export.
 
-Depends on open3d, numpy, numba, trimesh and slamseg.sequences; never torch. Heavy submodules load lazily.
+Depends on open3d, numpy, numba, trimesh and slamseg.sequences; never torch. Heavy submodules load lazily
+(PEP 562): ``import slamseg.fusion`` or ``import slamseg.fusion.errors`` does not import open3d; the first
+access to e.g. ``slamseg.fusion.SemanticTSDF`` imports its module.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> submodule that defines it
+_LAZY = {
+    "MapError": "errors",
+    "TrackingError": "errors",
+    "RenderedView": "types",
+    "SemanticMap": "types",
+    "TSDFParams": "params",
+    "fuse_log_probs": "bayes",
+    "fuse_probs_semanticfusion": "bayes",
+    "prepare_probs": "bayes",
+    "SemanticTSDF": "tsdf",
+    "SemanticMesh": "export",
+    "export_mesh": "export",
+    "export_point_cloud": "export",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # cache: later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

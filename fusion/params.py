@@ -1,0 +1,105 @@
+"""Parameters of the semantic TSDF, as a plain dataclass so the top-level config can embed it (no open3d here)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from slamseg.fusion.errors import MapError
+
+DEPTH_WEIGHTINGS = ("constant", "inverse_square", "linear_falloff")
+
+
+@dataclass
+class TSDFParams:
+    """How a :class:`~slamseg.fusion.tsdf.SemanticTSDF` integrates frames.
+
+    Attributes:
+        voxel_size: voxel edge in metres.
+        trunc_voxels: truncation distance in voxels (SDF band = trunc_voxels * voxel_size either side).
+        block_resolution: voxels per block edge (Open3D's hash-map block; 8 or 16).
+        block_count: initial hash-map capacity in blocks; grown automatically (x ``growth_factor``) when the
+            active blocks would exceed ``growth_threshold`` of it.
+        growth_factor: capacity multiplier on growth (> 1).
+        growth_threshold: fraction of capacity that triggers growth before a frame is integrated.
+        depth_min, depth_max: metres; depth outside is ignored (depth truncation).
+        label_every: fuse labels on every Nth call to integrate that carries probs (SemanticFusion: 10).
+        prob_floor: floor on observed class probabilities before the log (see fusion/bayes.py).
+        hard_label_confidence: probability of the labelled class when integer labels are given instead of probs.
+        depth_weighting: per-pixel integration weight w(z) of a pixel at depth z (metres):
+            ``"constant"``: w = 1;
+            ``"inverse_square"``: w = min(1, (weight_ref_depth / z)^2) -- stereo/predicted-depth error grows
+            ~z^2, so far pixels count less;
+            ``"linear_falloff"``: w = clip(1 - (z - weight_ref_depth) / (depth_max - weight_ref_depth),
+            weight_min, 1).
+            The weight scales the geometry/colour running average (w instead of 1) and tempers the label
+            likelihood (log p += w log q, i.e. q^w).
+        weight_ref_depth: metres, depth up to which a pixel has full weight.
+        weight_min: lower bound on w (> 0) so far pixels still count a little.
+        weight_threshold: minimum accumulated weight for a voxel to be rendered / meshed.
+        device: Open3D device string ("CPU:0", or "CUDA:0" where Open3D has CUDA).
+    """
+
+    voxel_size: float = 0.02
+    trunc_voxels: float = 4.0
+    block_resolution: int = 8
+    block_count: int = 20_000
+    growth_factor: float = 2.0
+    growth_threshold: float = 0.7
+    depth_min: float = 0.1
+    depth_max: float = 4.0
+    label_every: int = 1
+    prob_floor: float = 1e-4
+    hard_label_confidence: float = 0.9
+    depth_weighting: str = "constant"
+    weight_ref_depth: float = 1.5
+    weight_min: float = 0.1
+    weight_threshold: float = 1.0
+    device: str = "CPU:0"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def trunc(self) -> float:
+        """Truncation distance in metres."""
+        return self.trunc_voxels * self.voxel_size
+
+    def validate(self) -> TSDFParams:
+        """Raise MapError naming the first bad value; returns self."""
+        checks = [
+            (self.voxel_size > 0, f"voxel_size must be > 0 metres, got {self.voxel_size}"),
+            (self.trunc_voxels >= 1, f"trunc_voxels must be >= 1, got {self.trunc_voxels}"),
+            (self.block_resolution in (4, 8, 16), f"block_resolution must be 4, 8 or 16, got {self.block_resolution}"),
+            (self.block_count >= 1, f"block_count must be >= 1, got {self.block_count}"),
+            (self.growth_factor > 1, f"growth_factor must be > 1, got {self.growth_factor}"),
+            (0 < self.growth_threshold <= 1, f"growth_threshold must be in (0, 1], got {self.growth_threshold}"),
+            (0 <= self.depth_min < self.depth_max, f"need 0 <= depth_min < depth_max, got "
+                                                   f"{self.depth_min}, {self.depth_max}"),
+            (self.label_every >= 1, f"label_every must be >= 1, got {self.label_every}"),
+            (0 < self.prob_floor < 1, f"prob_floor must be in (0, 1), got {self.prob_floor}"),
+            (0 < self.hard_label_confidence <= 1, f"hard_label_confidence must be in (0, 1], got "
+                                                  f"{self.hard_label_confidence}"),
+            (self.depth_weighting in DEPTH_WEIGHTINGS, f"depth_weighting must be one of {DEPTH_WEIGHTINGS}, got "
+                                                        f"{self.depth_weighting!r}"),
+            (self.weight_ref_depth > 0, f"weight_ref_depth must be > 0, got {self.weight_ref_depth}"),
+            (0 < self.weight_min <= 1, f"weight_min must be in (0, 1], got {self.weight_min}"),
+            (self.weight_threshold >= 0, f"weight_threshold must be >= 0, got {self.weight_threshold}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise MapError(f"TSDF parameters: {message}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly dict (round-trips through :meth:`from_dict`)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TSDFParams:
+        """Inverse of :meth:`to_dict`; unknown keys raise MapError naming them."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise MapError(f"TSDF parameters: unknown keys {unknown}; known: {sorted(known)}")
+        return cls(**d)
