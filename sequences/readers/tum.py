@@ -31,8 +31,10 @@ log = logging.getLogger(__name__)
 
 # ORB-SLAM2 Examples/RGB-D/TUM{1,2,3}.yaml: fx, fy, cx, cy, (k1, k2, p1, p2, k3).
 TUM_INTRINSICS: dict[str, tuple[tuple[float, float, float, float], tuple[float, ...] | None]] = {
-    "freiburg1": ((517.306408, 516.469215, 318.643040, 255.313989), (0.262383, -0.953104, -0.005358, 0.002628, 1.163314)),
-    "freiburg2": ((520.908620, 521.007327, 325.141442, 249.701764), (0.231222, -0.784899, -0.003257, -0.000105, 0.917205)),
+    "freiburg1": ((517.306408, 516.469215, 318.643040, 255.313989),
+                  (0.262383, -0.953104, -0.005358, 0.002628, 1.163314)),
+    "freiburg2": ((520.908620, 521.007327, 325.141442, 249.701764),
+                  (0.231222, -0.784899, -0.003257, -0.000105, 0.917205)),
     "freiburg3": ((535.4, 539.2, 320.1, 247.6), None),
 }
 # The ROS/OpenNI default (gradslam's TUM loader uses it for every sequence).
