@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from slamseg.networks.errors import NetworkError
@@ -56,7 +55,7 @@ class CRPBlock(nn.Module):
 
 def _upsample_to(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     # Bilinear, align_corners=False, to the skip's exact size: inputs need not be multiples of 32.
-    return F.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=False)
+    return nn.functional.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=False)
 
 
 class JointNet(MobileNetV2Encoder):
