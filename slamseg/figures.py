@@ -12,10 +12,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # reports are written on headless machines
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from slamseg.sequences.atomic import atomic_path  # noqa: E402
+from slamseg.sequences.atomic import atomic_path
 
 
 def colourise_depth(depth: np.ndarray, vmax: float | None = None, cmap: str = "turbo") -> np.ndarray:
