@@ -17,7 +17,7 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 
 import yaml
 
-from slamseg.errors import ConfigError
+from slamseg.errors import ConfigError, SlamSegError
 
 T = TypeVar("T")
 
@@ -116,7 +116,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any], where: str = "") -> T:
         _fail(where, f"missing required key(s): {', '.join(missing)}")
     try:
         obj = cls(**kwargs)
-    except (ValueError, TypeError) as err:  # __post_init__ validation
+    except (ValueError, TypeError, SlamSegError) as err:  # __post_init__ validation of lower packages' params
         _fail(where, str(err))
     return obj
 

@@ -77,3 +77,24 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
         load_config(Outer, bad)
     with pytest.raises(ConfigError, match="not found"):
         load_config(Outer, tmp_path / "missing.yaml")
+
+
+@dataclass
+class _Validated:
+    size: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.size <= 0:
+            from slamseg.sequences.errors import SlamSegError
+
+            raise SlamSegError(f"size must be > 0, got {self.size}")
+
+
+@dataclass
+class _Holder:
+    part: _Validated = field(default_factory=_Validated)
+
+
+def test_post_init_errors_of_nested_sections_name_the_section() -> None:
+    with pytest.raises(ConfigError, match=r"'part'.*size must be > 0"):
+        from_dict(_Holder, {"part": {"size": -1.0}})
