@@ -7,6 +7,10 @@ images are decoded lazily in ``_load_frame`` so that a missing or corrupt file r
 
 from __future__ import annotations
 
+import logging
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +23,13 @@ from slamseg.sequences.imageio_utils import read_label_image, read_png_rgb16, re
 from slamseg.sequences.labelsets import LabelSet
 from slamseg.sequences.sequence import Sequence
 from slamseg.sequences.writers import decode_normals
+
+log = logging.getLogger(__name__)
+
+# Frames decoded ahead during iteration. PNG decoding (zlib) dominates reading and releases the GIL, so two
+# threads nearly double the rate on 2 cores; a small window bounds memory (~1 MB per 640x480 frame).
+PREFETCH_THREADS = 2
+PREFETCH_WINDOW = 4
 
 
 @dataclass
@@ -76,6 +87,28 @@ class RgbdListSequence(Sequence):
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    def __iter__(self) -> Iterator[Frame]:
+        """Frames in order, decoded ahead by a small thread pool; corrupt frames raise or are skipped (strict)."""
+        with ThreadPoolExecutor(max_workers=PREFETCH_THREADS) as pool:
+            pending: deque = deque()
+            next_index = 0
+            while pending or next_index < len(self):
+                while next_index < len(self) and len(pending) < PREFETCH_WINDOW:
+                    pending.append((next_index, pool.submit(self._load_frame, next_index)))
+                    next_index += 1
+                i, future = pending.popleft()
+                try:
+                    frame = future.result()
+                except SequenceFormatError as err:
+                    if self.strict:
+                        for _, other in pending:
+                            other.cancel()
+                        raise
+                    log.warning("skipping corrupt frame %d of %s: %s", i, self.name, err)
+                    self.skipped.append((i, str(err)))
+                    continue
+                yield frame
 
     def _load_frame(self, i: int) -> Frame:
         entry = self.entries[i]
