@@ -1,9 +1,10 @@
 """Dataset readers; importing this package registers every format with ``open_sequence``.
 
-Order matters: detection tries formats in registration order, most specific first.
+Order matters: detection tries formats in registration order, most specific first; the image folder, which
+accepts any folder with images, comes last.
 """
 
-from slamseg.sequences.readers import nyu_raw, tum
+from slamseg.sequences.readers import icl, image_folder, nyu_raw, tum
 from slamseg.sequences.sequence import register_format
 
 register_format(
@@ -12,3 +13,12 @@ register_format(
 register_format(
     "tum", tum.detect_tum, "TUM RGB-D folder (rgb.txt, depth.txt, groundtruth.txt) or slamseg's TUM-style layout"
 )(tum.open_tum)
+register_format(
+    "icl_nuim", icl.detect_icl, "ICL-NUIM TUM-compatible folder (associations.txt, rgb/, depth/, *.gt.sim)"
+)(icl.open_icl)
+register_format(
+    "redwood", icl.detect_redwood, "Redwood/Open3D RGB-D folder (color/, depth/ in mm, trajectory.log, camera json)"
+)(icl.open_redwood)
+register_format(
+    "image_folder", image_folder.detect_image_folder, "any folder of images (+ optional depth_dir=...)"
+)(image_folder.open_image_folder)
