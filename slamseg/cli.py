@@ -18,6 +18,7 @@ from slamseg._version import __version__
 COMMAND_MODULES = (
     "config_cmd",
     "doctor",
+    "synth",
 )
 
 

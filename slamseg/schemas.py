@@ -16,6 +16,7 @@ from slamseg.errors import ConfigError
 # command -> "module:Class". Each command adds its own entry.
 SCHEMAS: dict[str, str] = {
     "demo": "slamseg.pipelines.demo_config:DemoConfig",
+    "synth": "slamseg.pipelines.synth_config:SynthConfig",
 }
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
