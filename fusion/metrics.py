@@ -151,6 +151,24 @@ def rotation_angle(rot: np.ndarray) -> np.ndarray:
     return np.arccos(np.clip(cos, -1.0, 1.0))
 
 
+def absolute_rotation_error(
+    ref: np.ndarray, est: np.ndarray, align: bool = True, degrees: bool = True
+) -> tuple[ErrorStats, np.ndarray]:
+    """ATE rotation part (evo's APE ``rotation_angle_deg``): angle of ``Q_i^-1 P_i`` after the same Umeyama
+    alignment as :func:`absolute_trajectory_error`.
+
+    Returns:
+        (statistics, N per-pose angles), in degrees unless ``degrees`` is False.
+    """
+    ref, est = _check_trajectories(ref, est)
+    if align:
+        est, _ = align_trajectory(ref, est)
+    angles = rotation_angle(np.swapaxes(ref[:, :3, :3], 1, 2) @ est[:, :3, :3])
+    if degrees:
+        angles = np.degrees(angles)
+    return ErrorStats.of(angles), angles
+
+
 def relative_pose_error(
     ref: np.ndarray, est: np.ndarray, delta: int = 1, all_pairs: bool = False, degrees: bool = True
 ) -> tuple[ErrorStats, ErrorStats]:

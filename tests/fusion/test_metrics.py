@@ -208,3 +208,14 @@ def test_label_metrics_ignore_absent_classes_in_class_average() -> None:
     m = label_metrics(pred, gt, num_ids=6)
     assert m.class_average_accuracy == pytest.approx(0.75)  # only class 1 present in gt
     assert m.per_class_iou == pytest.approx({1: 0.75, 5: 0.0})
+
+
+def test_ate_rotation_part_of_a_constant_rotation_offset() -> None:
+    from slamseg.fusion.metrics import absolute_rotation_error
+
+    ref = _trajectory()
+    est = ref.copy()
+    est[:, :3, :3] = est[:, :3, :3] @ _rot_x(np.radians(5.0))  # every camera turned 5 degrees about its own x
+    stats, angles = absolute_rotation_error(ref, est, align=False)
+    np.testing.assert_allclose(angles, 5.0, rtol=1e-9)
+    assert stats.rmse == pytest.approx(5.0)
