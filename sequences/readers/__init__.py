@@ -4,7 +4,7 @@ Order matters: detection tries formats in registration order, most specific firs
 accepts any folder with images, comes last.
 """
 
-from slamseg.sequences.readers import icl, image_folder, nyu_raw, tum
+from slamseg.sequences.readers import icl, image_folder, kitti, nyu_raw, tum
 from slamseg.sequences.sequence import register_format
 
 register_format(
@@ -19,6 +19,9 @@ register_format(
 register_format(
     "redwood", icl.detect_redwood, "Redwood/Open3D RGB-D folder (color/, depth/ in mm, trajectory.log, camera json)"
 )(icl.open_redwood)
+register_format("kitti", kitti.detect_kitti, "KITTI raw drive folder (image_02/data, velodyne_points/data)")(
+    kitti.open_kitti
+)
 register_format(
     "image_folder", image_folder.detect_image_folder, "any folder of images (+ optional depth_dir=...)"
 )(image_folder.open_image_folder)
