@@ -16,9 +16,13 @@ from slamseg._version import __version__
 
 # Subcommand modules, in the order ``--help`` lists them.
 COMMAND_MODULES = (
+    "reconstruct",
     "config_cmd",
     "doctor",
     "synth",
+    "train",
+    "evaluate",
+    "label",
 )
 
 

@@ -16,7 +16,9 @@ from slamseg.errors import ConfigError
 # command -> "module:Class". Each command adds its own entry.
 SCHEMAS: dict[str, str] = {
     "demo": "slamseg.pipelines.demo_config:DemoConfig",
+    "reconstruct": "slamseg.pipelines.reconstruct_config:ReconstructConfig",
     "synth": "slamseg.pipelines.synth_config:SynthConfig",
+    "train": "slamseg.networks.train_config:TrainConfig",
 }
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"

@@ -1,0 +1,269 @@
+"""``slamseg reconstruct``: a sequence -> network -> tracking -> semantic map -> mesh, trajectory, report.
+
+Per frame: the joint network (batched) gives depth and class probabilities; the frame's depth (predicted or
+sensor) and pose (ground truth or tracked) go into the map, with the probabilities (mapped 40 -> 13 by the map)
+fused every ``labels_every`` frames. The map is snapshotted every ``snapshot_every`` frames so that an interrupted
+run continues with ``--resume`` and ends with the same map as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from slamseg.errors import ConfigError, SequenceFormatError
+from slamseg.pipelines import reconstruct_outputs as outputs
+from slamseg.pipelines.common import StageTimer, make_predictor, open_source
+from slamseg.pipelines.reconstruct_config import ReconstructConfig
+from slamseg.runs import RunFolder
+from slamseg.sequences import Frame, LabelSet, Sequence, get_label_set, get_mapping
+from slamseg.sequences.atomic import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_STATE = "snapshot/state.json"
+
+
+@dataclass
+class ReconstructionState:
+    """Everything a resumed run needs besides the map itself (JSON-serialisable).
+
+    Attributes:
+        next_position: position in the (sliced) sequence of the next frame to process.
+        indices, timestamps, poses: per integrated frame: dataset index, time (s), 4x4 camera-to-world.
+        failures: dataset indices of frames skipped because tracking failed.
+        timer: accumulated stage timings.
+        map_file: the map snapshot this state belongs to (relative to the run folder).
+    """
+
+    next_position: int = 0
+    indices: list[int] = field(default_factory=list)
+    timestamps: list[float] = field(default_factory=list)
+    poses: list[list[list[float]]] = field(default_factory=list)
+    failures: list[int] = field(default_factory=list)
+    timer: dict[str, Any] = field(default_factory=dict)
+    map_file: str = ""
+
+
+def _check_requirements(cfg: ReconstructConfig, sequence: Sequence, first: Frame) -> None:
+    """Fail before any work when the data cannot supply what the config asks for."""
+    name = sequence.name
+    if cfg.depth == "sensor" and first.depth is None:
+        raise ConfigError(f"{name}: --depth sensor needs depth images, but this sequence has none")
+    if cfg.tracking == "gt" and first.pose is None:
+        raise ConfigError(f"{name}: --tracking gt needs ground-truth poses, but frame {first.index} has none "
+                             "(use --tracking odometry or model)")
+    if cfg.labels == "gt" and (first.labels is None or sequence.label_set is None):
+        raise ConfigError(f"{name}: --labels gt needs label images, but this sequence has none")
+
+
+def _map_label_set(cfg: ReconstructConfig) -> LabelSet:
+    return get_label_set("nyu13" if cfg.classes == 13 else "nyu40")
+
+
+def make_map(cfg: ReconstructConfig, probs_label_set: LabelSet | None) -> Any:
+    """An empty map of the configured kind whose integrate() accepts ``probs_label_set`` probabilities."""
+    label_set = _map_label_set(cfg)
+    if probs_label_set is not None:
+        get_mapping(probs_label_set, label_set)  # fail now, not at the first labelled frame
+    if cfg.map == "tsdf":
+        from slamseg.fusion.tsdf import SemanticTSDF
+
+        return SemanticTSDF(params=cfg.tsdf, label_set=label_set, probs_label_set=probs_label_set)
+    from slamseg.fusion.surfels import SurfelMap
+
+    return SurfelMap(label_set=label_set, probs_label_set=probs_label_set, params=cfg.surfel)
+
+
+def load_map(cfg: ReconstructConfig, path: Path) -> Any:
+    """A map saved by :func:`make_map`'s class."""
+    if cfg.map == "tsdf":
+        from slamseg.fusion.tsdf import SemanticTSDF
+
+        return SemanticTSDF.load(path)
+    from slamseg.fusion.surfels import SurfelMap
+
+    return SurfelMap.load(path)
+
+
+def make_tracker(cfg: ReconstructConfig) -> Any:
+    """The pose source: None for ground truth, else a tracker from slamseg.fusion.tracking."""
+    if cfg.tracking == "gt":
+        return None
+    from slamseg.fusion.tracking import FrameToFrameTracker, FrameToModelTracker
+
+    depth_max = cfg.tsdf.depth_max if cfg.map == "tsdf" else cfg.surfel.max_depth
+    if cfg.tracking == "odometry":
+        return FrameToFrameTracker(depth_max=depth_max)
+    return FrameToModelTracker(depth_max=depth_max)
+
+
+class Reconstruction:
+    """One reconstruct job inside a run folder (see the module docstring)."""
+
+    def __init__(self, cfg: ReconstructConfig, run: RunFolder) -> None:
+        self.cfg = cfg
+        self.run = run
+        self.sequence = open_source(cfg.sequence)
+        first = self.sequence[0]
+        _check_requirements(cfg, self.sequence, first)
+        self.camera = first.camera
+        self.predictor = make_predictor(cfg.network) if cfg.needs_network else None
+        self.map_label_set = _map_label_set(cfg)
+        probs_set = None
+        if cfg.labels == "network" and self.predictor is not None:
+            probs_set = get_label_set(self.predictor.label_set)
+        elif cfg.labels == "gt":
+            probs_set = self.sequence.label_set
+        self.map = make_map(cfg, probs_set)
+        self.tracker = make_tracker(cfg)
+        self.timer = StageTimer()
+        self.state = ReconstructionState()
+        self.evaluation = outputs.FrameEvaluation(self.map_label_set, self.sequence.label_set,
+                                                  None if self.predictor is None else self.predictor.label_set)
+        self.samples: list[dict[str, np.ndarray]] = []
+        self.viz = outputs.make_viz(cfg.viz, self.map_label_set)
+        if run.resumed:
+            self._restore()
+
+    # --------------------------------------------------------------------------------------------- resume
+    def _restore(self) -> None:
+        state_path = self.run.path / SNAPSHOT_STATE
+        if not state_path.exists():
+            log.info("no snapshot in %s: starting from the first frame", self.run.path)
+            return
+        data = json.loads(state_path.read_text())
+        self.state = ReconstructionState(**data)
+        self.map = load_map(self.cfg, self.run.path / self.state.map_file)
+        self.timer.load_state(self.state.timer)
+        if self.tracker is not None and self.state.poses:
+            # The frame-to-frame tracker needs its reference frame back: re-read the last integrated frame.
+            last = self.sequence[self.state.next_position - 1]
+            self.tracker.reset(self._frame_depth_for_resume(last), last.rgb, last.camera,
+                               np.array(self.state.poses[-1]))
+        log.info("resumed at frame position %d of %d (%d frames integrated)", self.state.next_position,
+                 len(self.sequence), len(self.state.indices))
+
+    def _frame_depth_for_resume(self, frame: Frame) -> np.ndarray:
+        if self.cfg.depth == "sensor":
+            return frame.depth
+        return self.predictor.predict(frame.rgb).depth
+
+    def _snapshot(self) -> None:
+        """Save the map under a new name, then the state that points at it, then drop the old map file.
+
+        At every instant the state on disk names a complete map file, so a kill at any point is safe.
+        """
+        old = self.state.map_file
+        name = f"snapshot/map-{self.state.next_position:06d}.npz"
+        self.map.save(self.run.file(name))
+        self.state.map_file = name
+        self.state.timer = self.timer.to_state()
+        atomic_write_text(self.run.file(SNAPSHOT_STATE), json.dumps(self.state.__dict__))
+        if old and old != name:
+            (self.run.path / old).unlink(missing_ok=True)
+
+    # --------------------------------------------------------------------------------------------- per frame
+    def _probs_for(self, frame: Frame, prediction: Any, count: int) -> np.ndarray | None:
+        if self.cfg.labels == "none" or count % self.cfg.labels_every != 0:
+            return None
+        if self.cfg.labels == "gt":
+            return frame.labels
+        return prediction.probs
+
+    def _pose_for(self, frame: Frame, depth: np.ndarray) -> np.ndarray | None:
+        if self.tracker is None:
+            return frame.pose
+        previous = np.array(self.state.poses[-1]) if self.state.poses else (
+            frame.pose if frame.pose is not None else np.eye(4))
+        result = self.tracker.track(depth, frame.rgb, frame.camera, previous, self.map)
+        if not result.ok:
+            log.warning("tracking failed at frame %d (%s); frame skipped", frame.index, result.info)
+            return None
+        return result.pose
+
+    def _process(self, frame: Frame, prediction: Any) -> None:
+        depth = frame.depth if self.cfg.depth == "sensor" else prediction.depth
+        with self.timer.stage("tracking"):
+            pose = self._pose_for(frame, depth)
+        if pose is None:
+            self.state.failures.append(frame.index)
+            return
+        probs = self._probs_for(frame, prediction, len(self.state.indices))
+        with self.timer.stage("fusion"):
+            self.map.integrate(depth, frame.rgb, probs, frame.camera, pose)
+        self.state.indices.append(frame.index)
+        self.state.timestamps.append(float(frame.timestamp))
+        self.state.poses.append(np.asarray(pose, dtype=float).tolist())
+        if self.cfg.evaluate:
+            self.evaluation.add_frame(frame, prediction)
+        if self.cfg.save_predictions and prediction is not None:
+            outputs.save_prediction(self.run, frame, prediction)
+        outputs.keep_sample(self.samples, frame, prediction, len(self.sequence))
+        if self.viz is not None:
+            self.viz.log_frame(frame, prediction, pose, depth)
+
+    # --------------------------------------------------------------------------------------------- main loop
+    def run_frames(self, progress: bool = True) -> None:
+        """Process every remaining frame, batching the network, snapshotting as configured."""
+        seq = self.sequence
+        batch_size = self.cfg.network.batch_size if self.predictor is not None else 1
+        bar = tqdm(total=len(seq), initial=self.state.next_position, unit="frame", disable=not progress,
+                   desc=f"reconstruct {seq.name}")
+        position = self.state.next_position
+        while position < len(seq):
+            with self.timer.stage("read", count=0):
+                batch = []
+                while position < len(seq) and len(batch) < batch_size:
+                    frame = seq._try_load(seq, position)
+                    position += 1
+                    if frame is not None:
+                        batch.append(frame)
+            predictions: list[Any] = [None] * len(batch)
+            if self.predictor is not None and batch:
+                with self.timer.stage("network", count=len(batch)):
+                    predictions = self.predictor.predict([f.rgb for f in batch])
+            for frame, prediction in zip(batch, predictions):
+                self._process(frame, prediction)
+                bar.update(1)
+            self.state.next_position = position
+            due = self.cfg.snapshot_every and (len(self.state.indices) // self.cfg.snapshot_every
+                                               != (len(self.state.indices) - len(batch)) // self.cfg.snapshot_every)
+            if due and position < len(seq):
+                with self.timer.stage("snapshot"):
+                    self._snapshot()
+        bar.close()
+        self.timer.count["read"] = len(self.state.indices) + len(self.state.failures)
+
+    def finish(self) -> dict[str, Any]:
+        """Write the outputs, metrics and report; returns the metrics."""
+        if not self.state.indices:
+            raise SequenceFormatError(f"{self.sequence.name}: no frame could be integrated "
+                                      f"({len(self.state.failures)} tracking failures)")
+        t0 = time.perf_counter()
+        metrics = outputs.write_outputs(self)
+        metrics["timings"]["outputs_seconds"] = round(time.perf_counter() - t0, 3)
+        self.run.write_json("metrics.json", metrics)
+        outputs.write_report(self, metrics)
+        if self.viz is not None:
+            self.viz.log_map(self.map)
+        # The snapshot served its purpose: the finished run keeps only its final map.
+        for stale in (self.run.path / "snapshot").glob("*"):
+            stale.unlink()
+        (self.run.path / "snapshot").rmdir() if (self.run.path / "snapshot").exists() else None
+        return metrics
+
+
+def run_reconstruct(cfg: ReconstructConfig, run: RunFolder, progress: bool = True) -> dict[str, Any]:
+    """Run a whole reconstruction into ``run`` (not finished: the caller renames the folder)."""
+    run.write_config(cfg)
+    job = Reconstruction(cfg, run)
+    job.run_frames(progress=progress)
+    return job.finish()
