@@ -17,6 +17,7 @@ from slamseg.errors import ConfigError
 SCHEMAS: dict[str, str] = {
     "demo": "slamseg.pipelines.demo_config:DemoConfig",
     "reconstruct": "slamseg.pipelines.reconstruct_config:ReconstructConfig",
+    "compare-depth": "slamseg.pipelines.compare_depth_config:CompareDepthConfig",
     "synth": "slamseg.pipelines.synth_config:SynthConfig",
     "train": "slamseg.networks.train_config:TrainConfig",
 }

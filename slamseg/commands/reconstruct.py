@@ -50,17 +50,23 @@ def flag_overrides(args: argparse.Namespace) -> list[str]:
         "viz": args.viz,
     }
     out = [f"{k}={v}" for k, v in pairs.items() if v is not None]
-    if args.input_size:
-        from slamseg.errors import ConfigError
-
-        try:
-            w, h = (int(x) for x in args.input_size.lower().split("x"))
-        except ValueError:
-            raise ConfigError(f"--input-size must look like 320x240, got {args.input_size!r}") from None
-        out += [f"network.input_width={w}", f"network.input_height={h}"]
+    out += input_size_overrides(args.input_size)
     if args.save_predictions:
         out.append("save_predictions=true")
     return out + list(args.overrides)
+
+
+def input_size_overrides(text: str | None) -> list[str]:
+    """``--input-size 320x240`` as network.input_width/height overrides ([] when not given)."""
+    if not text:
+        return []
+    from slamseg.errors import ConfigError
+
+    try:
+        w, h = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"--input-size must look like 320x240, got {text!r}") from None
+    return [f"network.input_width={w}", f"network.input_height={h}"]
 
 
 def run(args: argparse.Namespace) -> int:
