@@ -24,6 +24,21 @@ _LAZY = {
     "SemanticMesh": "export",
     "export_mesh": "export",
     "export_point_cloud": "export",
+    "SurfelMap": "surfels",
+    "SurfelParams": "surfels",
+    "SurfelCloud": "surfels",
+    "TrackingResult": "tracking",
+    "FailureThresholds": "tracking",
+    "GroundTruthTracker": "tracking",
+    "FrameToFrameTracker": "tracking",
+    "FrameToModelTracker": "tracking",
+    "absolute_trajectory_error": "metrics",
+    "absolute_rotation_error": "metrics",
+    "relative_pose_error": "metrics",
+    "umeyama_alignment": "metrics",
+    "associate_timestamps": "metrics",
+    "mesh_metrics": "metrics",
+    "label_metrics": "metrics",
 }
 
 __all__ = sorted(_LAZY)
