@@ -103,7 +103,7 @@ class SceneRenderer:
         tmesh.triangle.indices = o3d.core.Tensor(mesh.triangles.astype(np.int32))
         self._scene.add_triangles(tmesh)
         self._labels = mesh.triangle_labels
-        self._colours = mesh.triangle_colours.astype(np.float32)
+        self._albedo = [np.ascontiguousarray(mesh.triangle_colours[:, c], np.float32) for c in range(3)]
         self._textures = mesh.triangle_textures
         self._objects = mesh.triangle_objects
         self._dirs: dict[tuple, np.ndarray] = {}
@@ -134,8 +134,10 @@ class SceneRenderer:
         hit = np.isfinite(t_hit)
         # Rooms are closed, so nearly every ray hits: compute on all pixels and mask, instead of gathering.
         # Vectors are kept as 3 contiguous component arrays: much faster than N x 3 arithmetic in numpy.
-        tri = np.where(hit, out["primitive_ids"].numpy(), 0).astype(np.intp)
-        th = np.where(hit, t_hit, np.float32(0.0))
+        all_hit = bool(hit.all())
+        tri = out["primitive_ids"].numpy()
+        tri = (tri if all_hit else np.where(hit, tri, 0)).astype(np.intp)
+        th = t_hit if all_hit else np.where(hit, t_hit, np.float32(0.0))
         nw = out["primitive_normals"].numpy().T
         d = (rays[:, 3], rays[:, 4], rays[:, 5])
         # face the camera: a ray hitting a back face sees the side whose normal points against the ray
@@ -146,14 +148,15 @@ class SceneRenderer:
         n = [nw[k] * scale for k in range(3)]
         points = [t[k] + th * d[k] for k in range(3)]
 
-        labels = np.where(hit, self._labels[tri], np.uint8(0))
-        instances = np.where(hit, self._objects[tri], np.int32(-1))
+        labels = self._labels[tri]
+        instances = self._objects[tri]
         normals = np.empty((h * w, 3), np.float32)
         for k in range(3):  # world -> camera: n_cam = R^T n_world
             normals[:, k] = R[0, k] * n[0] + R[1, k] * n[1] + R[2, k] * n[2]
-        normals[~hit] = 0.0
         rgb = self._shade(points, n, tri)
-        rgb[~hit] = 0
+        if not all_hit:
+            miss = ~hit
+            normals[miss], rgb[miss], labels[miss], instances[miss] = 0.0, 0, 0, -1
         return Rendering(
             rgb=rgb.reshape(h, w, 3),
             depth=th.reshape(h, w),
@@ -165,7 +168,6 @@ class SceneRenderer:
     def _shade(self, points: list[np.ndarray], normals: list[np.ndarray], tri: np.ndarray) -> np.ndarray:
         """N x 3 uint8 colours of N hit points (x, y, z component arrays, metres) with world unit normals
         (component arrays, facing the camera) on triangles ``tri``."""
-        albedo = self._colours[tri]
         kinds = self._textures[tri]
         obj = self._objects[tri].astype(np.float32)
         ax, ay, az = (np.abs(c) for c in normals)
@@ -177,15 +179,25 @@ class SceneRenderer:
         lx, ly, lz = (self.light[k] - points[k] for k in range(3))
         dist2 = lx * lx + ly * ly + lz * lz
         lambert = np.maximum(normals[0] * lx + normals[1] * ly + normals[2] * lz, 0.0) / np.sqrt(dist2)
-        shade = AMBIENT + DIFFUSE * lambert * (4.0 / (4.0 + dist2))
-        factor = np.empty((len(tri), 3), np.float32)
+        # brightness per pixel: shading x (grey) texture; colour textures are applied per channel below
+        brightness = AMBIENT + DIFFUSE * lambert * (4.0 / (4.0 + dist2))
+        colour_sel: list[tuple[np.ndarray, np.ndarray]] = []
         for kind in np.flatnonzero(np.bincount(kinds, minlength=len(Texture))):
             sel = np.flatnonzero(kinds == kind)
             tex = _texture(Texture(int(kind)), u[sel], v[sel], points[2][sel], obj[sel])
-            # windows are emissive: they ignore the room light
-            factor[sel] = tex if kind == Texture.SKY else tex * shade[sel, None]
-        colour = albedo * factor
-        colour *= 255.0
-        colour += 0.5
-        np.clip(colour, 0, 255, out=colour)
-        return colour.astype(np.uint8)
+            if kind == Texture.SKY:  # windows are emissive: they ignore the room light
+                brightness[sel] = tex[:, 0]
+            elif tex.shape[1] == 1:
+                brightness[sel] *= tex[:, 0]
+            else:
+                colour_sel.append((sel, tex))
+        brightness *= 255.0
+        rgb = np.empty((len(tri), 3), np.uint8)
+        for c in range(3):
+            channel = self._albedo[c][tri] * brightness
+            for sel, tex in colour_sel:
+                channel[sel] *= tex[:, c]
+            channel += 0.5
+            np.clip(channel, 0, 255, out=channel)
+            rgb[:, c] = channel
+        return rgb

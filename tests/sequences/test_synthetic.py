@@ -248,3 +248,56 @@ def test_noisy_depth_is_seeded_and_keeps_ground_truth() -> None:
     valid = fa.depth > 0
     assert 0.5 < valid.mean() < 1.0
     assert np.median(np.abs(fa.depth[valid] - clean.depth[valid])) < 0.05
+
+
+def test_iteration_renders_the_same_frames_as_indexing() -> None:
+    a = SyntheticSequence(seed=6, num_frames=5, width=W, height=H)
+    frames = list(a)
+    assert [f.index for f in frames] == list(range(5))
+    b = SyntheticSequence(seed=6, num_frames=5, width=W, height=H)
+    for f in frames:
+        assert np.array_equal(f.rgb, b[f.index].rgb) and np.array_equal(f.depth, b[f.index].depth)
+
+
+def _plane(z: float, normal=(0.0, 0.0, -1.0)) -> tuple[np.ndarray, np.ndarray]:
+    depth = np.full((120, 160), z, np.float32)
+    normals = np.broadcast_to(np.asarray(normal, np.float32), (120, 160, 3)).copy()
+    return depth, normals
+
+
+@pytest.mark.parametrize("z", [1.0, 3.0])
+def test_kinect_noise_grows_with_distance_as_modelled(z: float) -> None:
+    """On a fronto-parallel plane the error std is sqrt(sigma(z)^2 + q(z)^2 / 12): Gaussian axial noise with
+    sigma = 1.2 mm + 1.9 mm (z - 0.4)^2 plus uniform disparity quantisation q = z^2 * (1/8 px) / (b f)."""
+    from slamseg.sequences.synthetic import KinectNoise, add_kinect_noise, default_camera
+
+    p = KinectNoise(holes_per_megapixel=0.0, dropout=0.0)
+    depth, normals = _plane(z)
+    cam = default_camera(160, 120)
+    noisy = add_kinect_noise(depth, normals, cam, np.random.default_rng(0), p)
+    assert (noisy > 0).all()
+    sigma = p.sigma_base + p.sigma_quadratic * (z - 0.4) ** 2
+    q = z**2 * p.disparity_step / p.baseline_focal
+    expected = np.sqrt(sigma**2 + q**2 / 12)
+    assert np.std(noisy - z) == pytest.approx(expected, rel=0.15)
+    assert abs(np.mean(noisy - z)) < 0.2 * expected + 1e-4
+
+
+def test_kinect_noise_drops_grazing_surfaces_edges_and_holes() -> None:
+    from slamseg.sequences.synthetic import KinectNoise, add_kinect_noise, default_camera
+
+    cam = default_camera(160, 120)
+    rng = np.random.default_rng(1)
+    # a surface seen edge-on (normal perpendicular to the optical axis at the image centre) is lost
+    depth, normals = _plane(2.0, normal=(1.0, 0.0, 0.0))
+    assert (add_kinect_noise(depth, normals, cam, rng)[40:80, 70:90] == 0).all()
+    # a depth step: most pixels along the discontinuity are lost, pixels away from it survive
+    depth, normals = _plane(2.0)
+    depth[:, 80:] = 3.0
+    noisy = add_kinect_noise(depth, normals, cam, rng, KinectNoise(holes_per_megapixel=0.0, dropout=0.0))
+    assert (noisy[:, 79:81] == 0).mean() > 0.6 and (noisy[:, :70] > 0).all()
+    # holes: with many holes a good part of the image is missing; seeded, so reproducible
+    p = KinectNoise(holes_per_megapixel=5000.0)
+    a = add_kinect_noise(depth, normals, cam, np.random.default_rng(5), p)
+    b = add_kinect_noise(depth, normals, cam, np.random.default_rng(5), p)
+    assert np.array_equal(a, b) and 0.05 < (a == 0).mean() < 0.9
