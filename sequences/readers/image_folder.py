@@ -35,8 +35,12 @@ def guess_camera(width: int, height: int, fov_deg: float | None = None) -> Camer
 
 def open_image_folder(path: Path, depth_dir: str | Path | None = None, depth_scale: float = 1000.0,
                       camera: Camera | None = None, fov_deg: float | None = None, fps: float = 30.0,
-                      strict: bool = True) -> RgbdListSequence:
-    """Open a folder of images (see module doc). ``depth_dir`` is relative to ``path`` or absolute."""
+                      strict: bool = True, undistort: bool | None = None) -> RgbdListSequence:
+    """Open a folder of images (see module doc). ``depth_dir`` is relative to ``path`` or absolute.
+
+    A given ``camera`` with distortion coefficients makes the frames undistorted (``undistort=None``, the
+    default; see :class:`RgbdListSequence`); ``undistort=False`` keeps them as stored.
+    """
     root = Path(path)
     images = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not images:
@@ -57,7 +61,7 @@ def open_image_folder(path: Path, depth_dir: str | Path | None = None, depth_sca
         entries.append(FrameEntry(timestamp=k / fps, rgb=image, depth=depth))
     if camera is None:
         camera = guess_camera(*image_size(images[0])[::-1], fov_deg=fov_deg)
-    return RgbdListSequence(root.name, entries, camera, depth_scale, strict=strict)
+    return RgbdListSequence(root.name, entries, camera, depth_scale, strict=strict, undistort=undistort)
 
 
 def detect_image_folder(path: Path) -> bool:

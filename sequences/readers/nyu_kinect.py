@@ -7,14 +7,16 @@ proper transform ``p_rgb = R0 @ p_depth + t0`` derived there.
 Pixel convention: the RGBDemo calibration is OpenCV's (0-based pixel centres) and we use it as such; the MATLAB
 toolbox feeds the same numbers 1-based pixel coordinates, so its output is shifted by about one pixel from ours.
 
-Everything per-pixel is precomputed once (:class:`NyuRegistration`): undistortion source indices and bilinear
-weights for RGB, nearest source indices and back-projection rays for depth. Per frame it is gathers, a few
-multiply-adds and a z-buffer by ``np.minimum.at`` (nearest surface wins).
+Everything per-pixel is precomputed once (:class:`NyuRegistration`): the undistortion remaps of
+``slamseg.sequences.undistort`` (bilinear for RGB, nearest for depth) and back-projection rays for depth. Per frame
+it is gathers, a few multiply-adds and a z-buffer by ``np.minimum.at`` (nearest surface wins).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from slamseg.sequences.undistort import BilinearRemap, NearestRemap, undistort_sources
 
 WIDTH, HEIGHT = 640, 480
 MAX_DEPTH = 10.0
@@ -53,24 +55,6 @@ def raw_to_metres(raw: np.ndarray) -> np.ndarray:
     return depth.astype(np.float32)
 
 
-def distort_points(x: np.ndarray, y: np.ndarray, k: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Apply Bouguet/OpenCV distortion ``(k1, k2, p1, p2, k3)`` to normalised image coordinates."""
-    k1, k2, p1, p2, k3 = k
-    r2 = x * x + y * y
-    radial = 1 + k1 * r2 + k2 * r2 * r2 + k3 * r2 * r2 * r2
-    xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
-    yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
-    return xd, yd
-
-
-def _undistort_sources(intr: tuple[float, ...], dist: tuple[float, ...], h: int, w: int) -> tuple[np.ndarray, ...]:
-    """For each pixel of the undistorted image, the (x, y) position to sample in the distorted image."""
-    fx, fy, cx, cy = intr
-    v, u = np.indices((h, w), dtype=np.float64)
-    xd, yd = distort_points((u - cx) / fx, (v - cy) / fy, dist)
-    return xd * fx + cx, yd * fy + cy
-
-
 def zbuffer_splat(flat_index: np.ndarray, z: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Scatter depths into an image keeping the nearest per pixel.
 
@@ -92,29 +76,12 @@ class NyuRegistration:
 
     def __init__(self, height: int = HEIGHT, width: int = WIDTH) -> None:
         self.shape = (height, width)
-        n = height * width
         # RGB: bilinear sampling of the distorted image at the undistorted pixel's source position.
-        sx, sy = _undistort_sources(RGB_INTRINSICS, RGB_DISTORTION, height, width)
-        x0, y0 = np.floor(sx), np.floor(sy)
-        fx_, fy_ = (sx - x0).astype(np.float32), (sy - y0).astype(np.float32)
-        x0i, y0i = x0.astype(np.int64), y0.astype(np.int64)
-        inside = (x0i >= 0) & (y0i >= 0) & (x0i + 1 < width) & (y0i + 1 < height)
-        x0i, y0i = np.clip(x0i, 0, width - 2), np.clip(y0i, 0, height - 2)
-        base = (y0i * width + x0i).ravel()
-        self._rgb_index = np.stack([base, base + 1, base + width, base + width + 1])  # 4 x N
-        weights = np.stack([(1 - fx_) * (1 - fy_), fx_ * (1 - fy_), (1 - fx_) * fy_, fx_ * fy_]).reshape(4, n)
-        weights[:, ~inside.ravel()] = 0.0  # outside the sensor: black, as the toolbox's undistort
-        # 8-bit fixed-point weights summing to 256 per pixel (0 outside): 4 x 255 x 256 fits uint16, so the whole
-        # remap runs in uint16 (about 4x faster than float32 here); rounding error <= 1 grey level.
-        fixed = np.floor(weights * 256).astype(np.int64)
-        remainder = np.where(inside.ravel(), 256 - fixed.sum(0), 0)
-        fixed[np.argmax(weights, axis=0), np.arange(n)] += remainder
-        self._rgb_weights = fixed.astype(np.uint16)  # 4 x N
+        self._rgb_remap = BilinearRemap(*undistort_sources(RGB_INTRINSICS, RGB_DISTORTION, height, width),
+                                        (height, width))
         # Depth: nearest sampling (interpolating disparity across an edge would invent flying pixels).
-        dx, dy = _undistort_sources(DEPTH_INTRINSICS, DEPTH_DISTORTION, height, width)
-        dxi, dyi = np.rint(dx).astype(np.int64).ravel(), np.rint(dy).astype(np.int64).ravel()
-        self._depth_inside = (dxi >= 0) & (dyi >= 0) & (dxi < width) & (dyi < height)
-        self._depth_index = np.where(self._depth_inside, dyi.clip(0, height - 1) * width + dxi.clip(0, width - 1), 0)
+        self._depth_remap = NearestRemap(*undistort_sources(DEPTH_INTRINSICS, DEPTH_DISTORTION, height, width),
+                                         (height, width))
         # Rays of the undistorted depth pixels, already rotated into the RGB camera: p_rgb = z * ray + t0.
         fxd, fyd, cxd, cyd = DEPTH_INTRINSICS
         v, u = np.indices((height, width), dtype=np.float64)
@@ -125,18 +92,8 @@ class NyuRegistration:
                                                  for k in range(3))
 
     def undistort_rgb(self, rgb: np.ndarray) -> np.ndarray:
-        """H x W x 3 uint8 distorted Kinect RGB -> undistorted (bilinear), same shape and dtype."""
-        # Per channel on contiguous planes: 1-D uint8 gathers are ~10x faster than gathering N x 3 rows.
-        planes = np.ascontiguousarray(rgb.transpose(2, 0, 1)).reshape(3, -1)
-        out = np.empty((planes.shape[1], 3), dtype=np.uint8)
-        for c in range(3):
-            plane = planes[c]
-            acc = plane[self._rgb_index[0]] * self._rgb_weights[0]
-            for k in range(1, 4):
-                acc += plane[self._rgb_index[k]] * self._rgb_weights[k]
-            acc += 128  # round to nearest; the sum is <= 255 * 256 + 128 < 65536
-            out[:, c] = acc >> 8
-        return out.reshape((*self.shape, 3))
+        """H x W x 3 uint8 distorted Kinect RGB -> undistorted (bilinear), same shape and dtype; black outside."""
+        return self._rgb_remap(rgb)
 
     def undistort_raw_depth(self, raw: np.ndarray) -> np.ndarray:
         """Undistort raw disparity (nearest) and mark the toolbox's noise as invalid (2047).
@@ -144,11 +101,10 @@ class NyuRegistration:
         As ``project_depth_map.m``: pixels equal to the frame's maximum raw value (saturation) and raw < 600
         (closer than 0.71 m, artefacts of the undistortion there) become 2047.
         """
-        flat = raw.ravel()
-        out = flat[self._depth_index]
-        invalid = ~self._depth_inside | (out == flat.max()) | (out < 600)
-        out = np.where(invalid, INVALID_RAW, out)
-        return out.reshape(self.shape)
+        out = self._depth_remap(raw, INVALID_RAW)
+        invalid = (out == raw.max()) | (out < 600)
+        out[invalid] = INVALID_RAW
+        return out
 
     def register(self, raw: np.ndarray) -> np.ndarray:
         """Raw distorted disparity (H x W) -> H x W float32 metres in the undistorted RGB camera (0 = invalid)."""

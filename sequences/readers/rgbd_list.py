@@ -3,6 +3,11 @@
 A format reader parses its index files into :class:`FrameEntry` rows (paths, timestamp, pose) once, up front;
 images are decoded lazily in ``_load_frame`` so that a missing or corrupt file raises
 :class:`SequenceFormatError` for that frame only (``strict=False`` skips it).
+
+Lens distortion: when the camera has distortion coefficients (TUM freiburg1/2), frames are undistorted by default
+(``undistort=None`` means "when the camera has distortion"): colour bilinearly, depth, labels and normals by
+nearest neighbour, with remap tables built once per sequence (:mod:`slamseg.sequences.undistort`). The sequence's
+camera is then the same K with ``distortion=None``, which is what the maps and the tracker expect.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import logging
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +27,7 @@ from slamseg.sequences.frame import Frame
 from slamseg.sequences.imageio_utils import read_label_image, read_png_rgb16, read_rgb, read_uint16
 from slamseg.sequences.labelsets import LabelSet
 from slamseg.sequences.sequence import Sequence
+from slamseg.sequences.undistort import Undistorter, has_distortion
 from slamseg.sequences.writers import decode_normals
 
 log = logging.getLogger(__name__)
@@ -64,6 +70,9 @@ class RgbdListSequence(Sequence):
         depth_scale: stored depth units per metre (TUM 5000, millimetres 1000).
         label_set: the set the label images use, or None.
         strict: raise on a corrupt frame (True) or skip it with a warning (False).
+        undistort: undistort every frame and return a camera without distortion (True), return the images as
+            stored with the distorted camera (False), or None: True exactly when ``camera`` has non-zero
+            distortion coefficients.
     """
 
     def __init__(
@@ -74,19 +83,34 @@ class RgbdListSequence(Sequence):
         depth_scale: float,
         label_set: LabelSet | None = None,
         strict: bool = True,
+        undistort: bool | None = None,
     ) -> None:
         super().__init__()
         if depth_scale <= 0:
             raise SequenceFormatError(f"{name}: depth_scale must be positive, got {depth_scale}")
         self.name = name
         self.entries = entries
-        self.camera = camera
+        self.stored_camera = camera  # intrinsics of the files as stored (with their distortion, if any)
+        self.undistort = has_distortion(camera) if undistort is None else bool(undistort and has_distortion(camera))
+        self.camera = replace(camera, distortion=None) if self.undistort else camera
+        self._undistorter: Undistorter | None = None
         self.depth_scale = float(depth_scale)
         self.label_set = label_set
         self.strict = strict
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    @property
+    def undistorter(self) -> Undistorter | None:
+        """Remap tables of the stored camera (built on first use, ~0.1 s at 640x480), or None without undistortion.
+
+        Two prefetch threads may both build them on the first frames; the tables are identical and one assignment
+        wins, so no lock is needed (a lock would also make the sequence unpicklable for DataLoader workers).
+        """
+        if self.undistort and self._undistorter is None:
+            self._undistorter = Undistorter(self.stored_camera)
+        return self._undistorter
 
     def __iter__(self) -> Iterator[Frame]:
         """Frames in order, decoded ahead by a small thread pool; corrupt frames raise or are skipped (strict)."""
@@ -113,10 +137,15 @@ class RgbdListSequence(Sequence):
     def _load_frame(self, i: int) -> Frame:
         entry = self.entries[i]
         size = self.camera.shape
+        undistorter = self.undistorter
         rgb = read_rgb(entry.rgb, size)
+        if undistorter is not None:
+            rgb = undistorter.rgb(rgb)
         depth = None
         if entry.depth is not None:
             raw = read_uint16(entry.depth, size)
+            if undistorter is not None:  # nearest on the stored uint16: half the bytes to gather of float32
+                raw = undistorter.depth(raw)
             # Multiply by the reciprocal in float32: exact for the integer/5000 case to float32 rounding.
             depth = raw.astype(np.float32) * np.float32(1.0 / self.depth_scale)
         labels = None
@@ -127,8 +156,12 @@ class RgbdListSequence(Sequence):
                     f"{entry.labels}: label id {int(labels.max())} outside label set {self.label_set.name} "
                     f"(ids 0..{len(self.label_set.names) - 1})"
                 )
+            if undistorter is not None:
+                labels = undistorter.labels(labels, self.label_set.void_id if self.label_set is not None else 0)
         normals = decode_normals(read_png_rgb16(entry.normals, size)) if entry.normals is not None else None
-        meta = {"source": str(entry.rgb), **entry.meta}
+        if normals is not None and undistorter is not None:
+            normals = undistorter.normals(normals)
+        meta = {"source": str(entry.rgb), "undistorted": undistorter is not None, **entry.meta}
         if entry.depth is not None:
             meta["depth_source"] = str(entry.depth)
         frame = Frame(

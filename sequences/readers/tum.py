@@ -5,8 +5,13 @@
   candidate; candidates are taken greedily by increasing time difference, each stamp used at most once.
 - Depth: uint16 / 5000 m (``camera.json``'s ``depth_scale`` or the ``depth_scale`` option override it).
 - Intrinsics, first match wins: the ``camera`` option; ``camera.json``; ``freiburg1/2/3`` (or ``fr1/2/3``) in
-  the folder name (ORB-SLAM2's calibration, distortion recorded in ``Camera.distortion`` — the TUM images are NOT
-  undistorted); else the ROS default fx = fy = 525, cx = 319.5, cy = 239.5.
+  the folder name (ORB-SLAM2's calibration; freiburg1/2 have lens distortion); else the ROS default
+  fx = fy = 525, cx = 319.5, cy = 239.5.
+- Undistortion (``undistort``, default None = whenever the camera has distortion, i.e. freiburg1/2): the stored
+  TUM images are distorted (depth is registered pixel-for-pixel to the distorted colour image by OpenNI), so
+  colour is undistorted bilinearly and depth / labels / normals by nearest neighbour with the same remap tables,
+  built once per sequence; the sequence's camera is the same K with ``distortion=None``. ``undistort=False``
+  returns the stored images with the distorted camera (``Camera.distortion`` set; the semantic TSDF refuses it).
 - Ground truth: ``groundtruth.txt`` interpolated at each colour stamp (linear + slerp); None outside the
   trajectory or across a gap of more than ``max_pose_gap`` seconds.
 """
@@ -135,6 +140,7 @@ def open_tum(
     max_pose_gap: float = 0.1,
     label_set: str | None = None,
     strict: bool = True,
+    undistort: bool | None = None,
 ) -> RgbdListSequence:
     """Open a TUM RGB-D folder (or slamseg TUM-style folder) as a Sequence.
 
@@ -146,6 +152,7 @@ def open_tum(
         max_pose_gap: seconds, the largest ground-truth gap to interpolate across.
         label_set: label set of labels/ (default: camera.json's ``label_set``).
         strict: raise on a corrupt frame (True) or skip it with a warning (False).
+        undistort: undistort frames (True), keep them as stored (False), or None: when the camera has distortion.
     """
     root = Path(path)
     rgb_list = read_tum_list(root / "rgb.txt")
@@ -198,6 +205,7 @@ def open_tum(
         depth_scale=scale,
         label_set=get_label_set(set_name) if set_name else None,
         strict=strict,
+        undistort=undistort,
     )
 
 

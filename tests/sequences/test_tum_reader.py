@@ -16,13 +16,15 @@ DATA = Path(__file__).parents[1] / "data" / "tum_fr1_rpy"
 def test_real_sample_facts():
     seq = open_sequence(DATA)
     assert len(seq) == 10
-    assert seq.camera.fx == 517.306408 and seq.camera.distortion[0] == 0.262383  # freiburg1 from "fr1" in name
+    assert seq.camera.fx == 517.306408 and seq.camera.distortion is None  # freiburg1 from "fr1" in name, undistorted
+    assert open_sequence(DATA, undistort=False).camera.distortion[0] == 0.262383
     gt_t, _ = read_tum_trajectory(DATA / "groundtruth.txt")
     for frame in seq:
         assert frame.meta["time_diff"] < 0.0003
         assert frame.pose is not None
         assert np.min(np.abs(gt_t - frame.timestamp)) < 0.005
-    valid = seq[0].depth[seq[0].depth > 0]  # SOURCES.md's depth range is the first frame's
+    stored = open_sequence(DATA, undistort=False)[0].depth  # SOURCES.md's depth range: the first frame as stored
+    valid = stored[stored > 0]
     assert valid.min() == pytest.approx(0.74, abs=0.005) and valid.max() == pytest.approx(2.81, abs=0.005)
 
 
