@@ -12,15 +12,16 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from slamseg.errors import ConfigError, SequenceFormatError
+from slamseg.fusion.maps import load_map
 from slamseg.pipelines import reconstruct_outputs as outputs
 from slamseg.pipelines.common import StageTimer, make_predictor, open_source
+from slamseg.pipelines.map_evaluation import MAX_LABEL_FRAMES, GroundTruthCollector
 from slamseg.pipelines.reconstruct_config import ReconstructConfig
 from slamseg.runs import RunFolder
 from slamseg.sequences import Frame, LabelSet, Sequence, get_label_set, get_mapping
@@ -40,7 +41,9 @@ class ReconstructionState:
         indices, timestamps, poses: per integrated frame: dataset index, time (s), 4x4 camera-to-world.
         failures: dataset indices of frames skipped because tracking failed.
         timer: accumulated stage timings.
-        map_file: the map snapshot this state belongs to (relative to the run folder).
+        map_file, evaluation_file: the map and evaluation snapshots this state belongs to (relative to the run
+            folder); written before the state, under names of their own, so that the state on disk always
+            names complete files.
     """
 
     next_position: int = 0
@@ -50,6 +53,7 @@ class ReconstructionState:
     failures: list[int] = field(default_factory=list)
     timer: dict[str, Any] = field(default_factory=dict)
     map_file: str = ""
+    evaluation_file: str = ""
 
 
 def _check_requirements(cfg: ReconstructConfig, sequence: Sequence, first: Frame) -> None:
@@ -80,17 +84,6 @@ def make_map(cfg: ReconstructConfig, probs_label_set: LabelSet | None) -> Any:
     from slamseg.fusion.surfels import SurfelMap
 
     return SurfelMap(label_set=label_set, probs_label_set=probs_label_set, params=cfg.surfel)
-
-
-def load_map(cfg: ReconstructConfig, path: Path) -> Any:
-    """A map saved by :func:`make_map`'s class."""
-    if cfg.map == "tsdf":
-        from slamseg.fusion.tsdf import SemanticTSDF
-
-        return SemanticTSDF.load(path)
-    from slamseg.fusion.surfels import SurfelMap
-
-    return SurfelMap.load(path)
 
 
 def make_tracker(cfg: ReconstructConfig) -> Any:
@@ -126,8 +119,8 @@ class Reconstruction:
         self.tracker = make_tracker(cfg)
         self.timer = StageTimer()
         self.state = ReconstructionState()
-        self.evaluation = outputs.FrameEvaluation(self.map_label_set, self.sequence.label_set,
-                                                  None if self.predictor is None else self.predictor.label_set)
+        self.evaluation = GroundTruthCollector(self.map_label_set, self.sequence.label_set,
+                                               label_stride=max(len(self.sequence) // MAX_LABEL_FRAMES, 1))
         self.samples: list[dict[str, np.ndarray]] = []
         self.viz = outputs.make_viz(cfg.viz, self.map_label_set)
         if run.resumed:
@@ -141,15 +134,24 @@ class Reconstruction:
             return
         data = json.loads(state_path.read_text())
         self.state = ReconstructionState(**data)
-        self.map = load_map(self.cfg, self.run.path / self.state.map_file)
+        self.map = load_map(self.run.path / self.state.map_file)
+        if self.state.evaluation_file:
+            self.evaluation.load(self.run.path / self.state.evaluation_file)
         self.timer.load_state(self.state.timer)
         if self.tracker is not None and self.state.poses:
-            # The frame-to-frame tracker needs its reference frame back: re-read the last integrated frame.
-            last = self.sequence[self.state.next_position - 1]
-            self.tracker.reset(self._frame_depth_for_resume(last), last.rgb, last.camera,
-                               np.array(self.state.poses[-1]))
+            # Trackers keep the last tracked frame as their reference: re-read it and hand it over. A tracker
+            # without a reference (and no map given) takes the frame as its reference and keeps the pose.
+            last = self.sequence[self.sequence_position(self.state.indices[-1])]
+            self.tracker.reset()
+            self.tracker.track(self._frame_depth_for_resume(last), last.rgb, last.camera,
+                               np.array(self.state.poses[-1]), None)
         log.info("resumed at frame position %d of %d (%d frames integrated)", self.state.next_position,
                  len(self.sequence), len(self.state.indices))
+
+    def sequence_position(self, index: int) -> int:
+        """Position in the sliced sequence of the frame with dataset index ``index``."""
+        src = self.cfg.sequence
+        return (index - src.start) // src.step
 
     def _frame_depth_for_resume(self, frame: Frame) -> np.ndarray:
         if self.cfg.depth == "sensor":
@@ -161,14 +163,17 @@ class Reconstruction:
 
         At every instant the state on disk names a complete map file, so a kill at any point is safe.
         """
-        old = self.state.map_file
-        name = f"snapshot/map-{self.state.next_position:06d}.npz"
-        self.map.save(self.run.file(name))
-        self.state.map_file = name
+        old = (self.state.map_file, self.state.evaluation_file)
+        tag = f"{self.state.next_position:06d}"
+        self.state.map_file = f"snapshot/map-{tag}.npz"
+        self.state.evaluation_file = f"snapshot/evaluation-{tag}.npz"
+        self.map.save(self.run.file(self.state.map_file))
+        self.evaluation.save(self.run.file(self.state.evaluation_file))
         self.state.timer = self.timer.to_state()
         atomic_write_text(self.run.file(SNAPSHOT_STATE), json.dumps(self.state.__dict__))
-        if old and old != name:
-            (self.run.path / old).unlink(missing_ok=True)
+        for stale in old:
+            if stale and stale not in (self.state.map_file, self.state.evaluation_file):
+                (self.run.path / stale).unlink(missing_ok=True)
 
     # --------------------------------------------------------------------------------------------- per frame
     def _probs_for(self, frame: Frame, prediction: Any, count: int) -> np.ndarray | None:
@@ -203,12 +208,16 @@ class Reconstruction:
         self.state.timestamps.append(float(frame.timestamp))
         self.state.poses.append(np.asarray(pose, dtype=float).tolist())
         if self.cfg.evaluate:
-            self.evaluation.add_frame(frame, prediction)
+            self.evaluation.add(frame, prediction)
         if self.cfg.save_predictions and prediction is not None:
             outputs.save_prediction(self.run, frame, prediction)
         outputs.keep_sample(self.samples, frame, prediction, len(self.sequence))
         if self.viz is not None:
             self.viz.log_frame(frame, prediction, pose, depth)
+
+    def estimated_poses(self) -> dict[int, np.ndarray]:
+        """Dataset frame index -> estimated 4x4 camera-to-world of every integrated frame."""
+        return {i: np.asarray(p, dtype=np.float64) for i, p in zip(self.state.indices, self.state.poses)}
 
     # --------------------------------------------------------------------------------------------- main loop
     def run_frames(self, progress: bool = True) -> None:

@@ -7,15 +7,16 @@ rendered back into the labelled frames: SemanticFusion's 2D protocol) and option
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from slamseg.figures import colourise_depth, save_image_grid, save_series_plot, save_trajectory_plot
+from slamseg.pipelines.map_evaluation import evaluate
 from slamseg.report import Report
 from slamseg.runs import RunFolder
-from slamseg.sequences import Frame, LabelSet, get_label_set, get_mapping
+from slamseg.sequences import Frame, LabelSet, get_label_set
 from slamseg.sequences.atomic import atomic_path
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_SAMPLES = 4  # sample frames kept for the report figure
-MAX_EVAL_FRAMES = 60  # labelled frames the fused map is rendered into for the 2D label evaluation
 
 
 def keep_sample(samples: list[dict[str, np.ndarray]], frame: Frame, prediction: Any, total: int) -> None:
@@ -55,115 +55,9 @@ def save_prediction(run: RunFolder, frame: Frame, prediction: Any) -> None:
             iio.imwrite(tmp, image)
 
 
-@dataclass
-class FrameEvaluation:
-    """Accumulates per-frame ground-truth comparisons during a reconstruction.
-
-    Args:
-        map_label_set: the map's label set; every label comparison happens in it.
-        gt_label_set: the sequence's label set (None when it has no labels).
-        pred_label_set: the network's label set name (None without a network).
-    """
-
-    map_label_set: LabelSet
-    gt_label_set: LabelSet | None
-    pred_label_set: str | None
-    gt_poses: list[np.ndarray] = field(default_factory=list)
-    gt_pose_indices: list[int] = field(default_factory=list)
-    labelled: list[tuple[int, np.ndarray, np.ndarray | None, Any]] = field(default_factory=list)
-    depth_rmse: list[tuple[int, float]] = field(default_factory=list)
-    depth_pairs: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
-
-    def _to_map_labels(self, labels: np.ndarray, label_set: LabelSet | str) -> np.ndarray:
-        return get_mapping(label_set, self.map_label_set).map_labels(labels)
-
-    def add_frame(self, frame: Frame, prediction: Any) -> None:
-        if frame.pose is not None:
-            self.gt_poses.append(np.asarray(frame.pose))
-            self.gt_pose_indices.append(frame.index)
-        if frame.labels is not None and self.gt_label_set is not None and len(self.labelled) < MAX_EVAL_FRAMES:
-            gt = self._to_map_labels(frame.labels, self.gt_label_set).astype(np.uint8)
-            single = None
-            if prediction is not None:
-                single = self._to_map_labels(prediction.labels, prediction.label_set).astype(np.uint8)
-            self.labelled.append((frame.index, gt, single, frame.camera))
-        if prediction is not None and frame.depth is not None:
-            valid = frame.depth > 0
-            if valid.any():
-                err = prediction.depth[valid] - frame.depth[valid]
-                self.depth_rmse.append((frame.index, float(np.sqrt(np.mean(err**2)))))
-                self.depth_pairs.append((prediction.depth, frame.depth))
-
-
-def _trajectory_metrics(job: Reconstruction) -> dict[str, Any]:
-    from slamseg.fusion.metrics import absolute_trajectory_error, relative_pose_error
-
-    ev = job.evaluation
-    est_by_index = dict(zip(job.state.indices, job.state.poses))
-    common = [i for i in ev.gt_pose_indices if i in est_by_index]
-    if len(common) < 3:
-        return {}
-    gt = np.stack([ev.gt_poses[ev.gt_pose_indices.index(i)] for i in common])
-    est = np.stack([np.asarray(est_by_index[i]) for i in common])
-    ate, _ = absolute_trajectory_error(gt, est)
-    rpe_translation, rpe_rotation = relative_pose_error(gt, est)
-    return {"ate": ate.to_dict(), "rpe_translation": rpe_translation.to_dict(),
-            "rpe_rotation_deg": rpe_rotation.to_dict(), "frames_compared": len(common)}
-
-
-def _label_metrics(job: Reconstruction) -> dict[str, Any]:
-    """SemanticFusion's 2D protocol: fused map rendered into labelled frames vs single-frame labels vs GT."""
-    from slamseg.fusion.metrics import label_metrics
-
-    ev = job.evaluation
-    est_by_index = dict(zip(job.state.indices, job.state.poses))
-    gts, fused, single = [], [], []
-    for index, gt, single_labels, camera in ev.labelled:
-        if index not in est_by_index:
-            continue
-        view = job.map.render(camera, np.asarray(est_by_index[index]))
-        gts.append(gt)
-        fused.append(view.labels.astype(np.uint8))
-        if single_labels is not None:
-            single.append(single_labels)
-    if not gts:
-        return {}
-    num_ids = len(job.map_label_set.names)
-    out = {"frames": len(gts), "fused_map": label_metrics(np.stack(fused), np.stack(gts), num_ids).to_dict()}
-    if len(single) == len(gts):
-        out["single_frame"] = label_metrics(np.stack(single), np.stack(gts), num_ids).to_dict()
-    return out
-
-
-def _depth_metrics(job: Reconstruction) -> dict[str, Any]:
-    from slamseg.networks.metrics import DepthMetrics
-
-    if not job.evaluation.depth_pairs:
-        return {}
-    metrics = DepthMetrics(max_depth=10.0)
-    for pred, gt in job.evaluation.depth_pairs:
-        metrics.update(pred, gt)
-    return metrics.compute()
-
-
 def semantic_geometry(job: Reconstruction) -> Any:
     """The map's semantic mesh (TSDF) or semantic point cloud (surfels) as a SemanticMesh."""
     return job.map.extract_mesh()
-
-
-def _mesh_accuracy(job: Reconstruction, geometry: Any) -> dict[str, Any]:
-    """Accuracy/completeness against the sequence's ground-truth mesh, when it has one (synthetic)."""
-    from pathlib import Path
-
-    from slamseg.fusion.metrics import mesh_metrics
-
-    gt_path = Path(job.cfg.sequence.path) / "mesh.ply"
-    if not gt_path.exists() or len(geometry.vertices) == 0:
-        return {}
-    import trimesh
-
-    gt = trimesh.load(gt_path, process=False)
-    return mesh_metrics(geometry.to_trimesh(), gt).to_dict()
 
 
 def write_outputs(job: Reconstruction) -> dict[str, Any]:
@@ -202,13 +96,9 @@ def write_outputs(job: Reconstruction) -> dict[str, Any]:
         "outputs": {k: str(v.relative_to(run.path)) for k, v in files.items()},
     }
     if job.cfg.evaluate:
-        evaluation = {
-            "trajectory": _trajectory_metrics(job),
-            "labels_2d": _label_metrics(job),
-            "depth": _depth_metrics(job),
-            "mesh": _mesh_accuracy(job, geometry) if len(geometry.faces) else {},
-        }
-        metrics["evaluation"] = {k: v for k, v in evaluation.items() if v}
+        gt_mesh = Path(job.cfg.sequence.path) / "mesh.ply"
+        metrics["evaluation"] = evaluate(job.map, job.estimated_poses(), job.evaluation,
+                                         geometry if len(geometry.faces) else None, gt_mesh)
     return metrics
 
 
@@ -260,7 +150,9 @@ def write_report(job: Reconstruction, metrics: dict[str, Any]) -> None:
     rep.heading("Map class histogram")
     rep.table(["class", "vertices"], [[k, v] for k, v in metrics["map_class_histogram"].items()])
 
-    gt = np.stack(job.evaluation.gt_poses) if len(job.evaluation.gt_poses) == len(job.state.poses) else None
+    gt_by_index = job.evaluation.gt_poses
+    gt = np.stack([gt_by_index[i] for i in job.state.indices]) if all(
+        i in gt_by_index for i in job.state.indices) else None
     save_trajectory_plot(run.file("figures/trajectory.png"), np.array(job.state.poses), gt)
     rep.figure("figures/trajectory.png", "camera trajectory (top view)")
     if job.samples:
