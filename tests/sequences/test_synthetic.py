@@ -301,3 +301,12 @@ def test_kinect_noise_drops_grazing_surfaces_edges_and_holes() -> None:
     a = add_kinect_noise(depth, normals, cam, np.random.default_rng(5), p)
     b = add_kinect_noise(depth, normals, cam, np.random.default_rng(5), p)
     assert np.array_equal(a, b) and 0.05 < (a == 0).mean() < 0.9
+
+
+def test_sequence_pickles_for_worker_processes(seq: SyntheticSequence) -> None:
+    import pickle
+
+    frame = seq[3]  # the renderer exists now; it cannot be pickled and is rebuilt on demand
+    copy = pickle.loads(pickle.dumps(seq))
+    assert copy._renderer is None
+    assert np.array_equal(copy[3].rgb, frame.rgb) and np.array_equal(copy[3].labels, frame.labels)
