@@ -15,8 +15,8 @@ pixels; Open3D raised (no correspondences); fitness (inlier fraction) too low; i
 smallest eigenvalue of the 6 x 6 information matrix per valid pixel too low (a degenerate, under-constrained
 alignment); or an implausible jump (translation or rotation per frame too large).
 
-Lens distortion is ignored: frames are expected undistorted (TUM freiburg1 images are not; the residual error
-shows in the ATE reported by the tests).
+Lens distortion is ignored: frames are expected undistorted (the sequence readers undistort TUM freiburg1/2
+frames by default).
 """
 
 from __future__ import annotations
