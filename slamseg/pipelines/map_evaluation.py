@@ -47,18 +47,22 @@ class GroundTruthCollector:
     def _to_map_labels(self, labels: np.ndarray, label_set: LabelSet | str) -> np.ndarray:
         return get_mapping(label_set, self.map_label_set).map_labels(labels).astype(np.uint8)
 
-    def add(self, frame: Frame, prediction: Any) -> None:
-        """Record one frame and (optionally) the network's prediction for it."""
+    def wants_labels(self) -> bool:
+        """Whether the next labelled frame passed to :meth:`add` will be kept (so callers can skip work)."""
+        return self._seen_labelled % self.label_stride == 0 and len(self.labelled) < MAX_LABEL_FRAMES
+
+    def add(self, frame: Frame, prediction: Any, with_depth: bool = True) -> None:
+        """Record one frame and (optionally) the network's prediction for it (its depth too if ``with_depth``)."""
         if frame.pose is not None:
             self.gt_poses[frame.index] = np.asarray(frame.pose, dtype=np.float64)
         if frame.labels is not None and self.gt_label_set is not None:
-            if self._seen_labelled % self.label_stride == 0 and len(self.labelled) < MAX_LABEL_FRAMES:
+            if self.wants_labels():
                 gt = self._to_map_labels(frame.labels, self.gt_label_set)
                 single = None if prediction is None else self._to_map_labels(prediction.labels,
                                                                              prediction.label_set)
                 self.labelled.append((frame.index, gt, single, frame.camera))
             self._seen_labelled += 1
-        if prediction is not None and frame.depth is not None and (frame.depth > 0).any():
+        if with_depth and prediction is not None and frame.depth is not None and (frame.depth > 0).any():
             valid = frame.depth > 0
             err = prediction.depth[valid] - frame.depth[valid]
             self.depth_rmse.append((frame.index, float(np.sqrt(np.mean(err**2)))))

@@ -1,0 +1,48 @@
+"""``slamseg evaluate-map``: ATE/RPE, 2D label accuracy and mesh accuracy of a finished reconstruct run."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "evaluate-map",
+        help="evaluate a reconstruct run against ground truth (ATE/RPE, 2D labels, mesh accuracy)",
+        description="Evaluate a finished 'slamseg reconstruct' run against its sequence's ground truth: "
+        "trajectory ATE/RPE, the fused map's labels rendered into the labelled frames against ground truth "
+        "and against the network's single-frame labels (SemanticFusion's protocol, in the map's classes), and "
+        "mesh accuracy/completeness against a ground-truth mesh (synthetic sequences).",
+    )
+    p.add_argument("run", help="run folder of 'slamseg reconstruct'")
+    p.add_argument("--sequence", help="sequence path, if it moved since the run")
+    p.add_argument("--no-single-frame", action="store_true",
+                   help="skip running the network for the single-frame label comparison")
+    p.add_argument("--out", help="output folder (default runs/evaluate-map-<time>)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from slamseg.pipelines.evaluate_map import run_evaluate_map
+    from slamseg.runs import RunFolder
+
+    out = RunFolder("evaluate-map", out=args.out, overwrite=args.overwrite)
+    metrics = run_evaluate_map(args.run, out, args.sequence, single_frame=not args.no_single_frame,
+                               progress=not args.no_progress)
+    final = out.finish()
+    print(f"{metrics['frames_matched']} frames matched")
+    if "trajectory" in metrics:
+        print(f"ATE RMSE {metrics['trajectory']['ate']['rmse']:.4f} m, "
+              f"RPE {metrics['trajectory']['rpe_translation']['rmse']:.4f} m/frame")
+    if "labels_2d" in metrics:
+        for name, m in metrics["labels_2d"].items():
+            if isinstance(m, dict):
+                print(f"labels ({name}): class-average {m['class_average_accuracy']:.3f}, "
+                      f"pixel {m['pixel_accuracy']:.3f}, mIoU {m['mean_iou']:.3f}")
+    if "mesh" in metrics:
+        print(f"mesh: accuracy {metrics['mesh']['accuracy']:.4f} m, completeness "
+              f"{metrics['mesh']['completeness']:.4f} m, completion {metrics['mesh']['completion_ratio']:.3f}")
+    print(f"outputs: {final}/ (metrics.json, report.html)")
+    return 0
