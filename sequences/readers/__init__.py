@@ -4,9 +4,13 @@ Order matters: detection tries formats in registration order, most specific firs
 accepts any folder with images, comes last.
 """
 
-from slamseg.sequences.readers import icl, image_folder, kitti, nyu_raw, tum
+from slamseg.sequences.readers import icl, image_folder, kitti, nyu_labeled, nyu_raw, tum
 from slamseg.sequences.sequence import register_format
 
+register_format(
+    "nyu_labeled", nyu_labeled.detect_nyu_labeled,
+    "NYU Depth v2 labelled set (nyu_depth_v2_labeled.mat, MATLAB v7.3 / HDF5)",
+)(nyu_labeled.open_nyu_labeled)
 register_format(
     "nyu_raw", nyu_raw.detect_nyu_raw, "NYU Depth v2 raw scene folder (d-*.pgm, r-*.ppm, a-*.dump)"
 )(nyu_raw.open_nyu_raw)
