@@ -119,14 +119,22 @@ class AnnotatedSequence(Sequence):
         self.name = base.name
         self.camera = base.camera
         self.label_set = base.label_set
+        if source.labelled_only:
+            self.positions = [p for i, p in enumerate(self.positions) if self._keeps(i)]
+            self.labelled_only = True
+
+    labelled_only = False
 
     def __len__(self) -> int:
         return len(self.positions)
 
-    def keeps_labels(self, i: int) -> bool:
-        """Whether position ``i`` keeps its own labels (before the expert fills the others)."""
+    def _keeps(self, i: int) -> bool:
         every = self.source.labels_every
         return "labels" not in self.source.drop and every > 0 and i % every == 0
+
+    def keeps_labels(self, i: int) -> bool:
+        """Whether position ``i`` keeps its own labels (before the expert fills the others)."""
+        return self.labelled_only or self._keeps(i)
 
     def _load_frame(self, i: int) -> Frame:
         frame = self.base[self.positions[i]]

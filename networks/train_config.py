@@ -33,6 +33,7 @@ class DataSource:
         max_frames: use at most this many frames (evenly spaced); None = all.
         labels_every: keep the labels of every Nth frame only and drop the others (simulates the asymmetric
             setting: many depth-only frames, few with both). 1 = keep all; 0 = drop all labels.
+        labelled_only: keep only the frames that keep their labels (the small fully annotated set).
         drop: annotations removed from every frame ("labels", "depth", "normals").
         label_offset: added to channel ids (dataset concatenation: NYUD 40 + KITTI 6 -> KITTI channels 40..45).
         expert_labels: folder of hard-label PNGs (from ``slamseg label``) filling frames that lack labels.
@@ -52,6 +53,7 @@ class DataSource:
     speed: float = 1.0
     max_frames: int | None = None
     labels_every: int = 1
+    labelled_only: bool = False
     drop: list[str] = field(default_factory=list)
     label_offset: int = 0
     expert_labels: str | None = None
