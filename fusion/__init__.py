@@ -25,7 +25,7 @@ _LAZY = {
     "export_mesh": "export",
     "export_point_cloud": "export",
     "SurfelMap": "surfels",
-    "SurfelParams": "surfels",
+    "SurfelParams": "params",
     "SurfelCloud": "surfels",
     "TrackingResult": "tracking",
     "FailureThresholds": "tracking",

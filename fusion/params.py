@@ -1,4 +1,4 @@
-"""Parameters of the semantic TSDF, as a plain dataclass so the top-level config can embed it (no open3d here)."""
+"""Map parameters (semantic TSDF, surfel map) as plain dataclasses the top-level config embeds (no open3d here)."""
 
 from __future__ import annotations
 
@@ -103,3 +103,54 @@ class TSDFParams:
         if unknown:
             raise MapError(f"TSDF parameters: unknown keys {unknown}; known: {sorted(known)}")
         return cls(**d)
+
+
+@dataclass
+class SurfelParams:
+    """Surfel map settings (metres, frames, degrees).
+
+    Attributes:
+        min_depth, max_depth: depth range used (metres).
+        depth_tol_abs, depth_tol_rel: association tolerance ``abs + rel * z`` between a surfel's and a pixel's
+            camera depth (metres; rel is per metre of depth).
+        max_normal_angle_deg: association tolerance between normals.
+        assoc_window: half-size (cells) of the index-map window searched before creating a surfel.
+        radius_ratio: a pixel whose footprint radius exceeds ``radius_ratio`` x the surfel's adds confidence only.
+        stable_confidence: confidence at which a surfel is stable (rendered, never removed as unstable).
+            ElasticFusion uses 10 at 30 Hz; 3 suits the short sequences here and is configurable.
+        unstable_age: frames an unstable surfel may go unseen before it is removed.
+        pixel_stride: use every Nth row/column only (pixel subsampling for speed; 1 = all pixels). With a
+            stride the created surfels are sparser, and their radii are scaled by the stride so that rendering
+            stays hole-free.
+        initial_capacity: rows allocated up front; storage doubles when full.
+        reset_eps: SemanticFusion's reset threshold on the sum of p * q.
+    """
+
+    min_depth: float = 0.1
+    max_depth: float = 5.0
+    depth_tol_abs: float = 0.02
+    depth_tol_rel: float = 0.02
+    max_normal_angle_deg: float = 30.0
+    assoc_window: int = 1
+    radius_ratio: float = 1.5
+    stable_confidence: float = 3.0
+    unstable_age: int = 20
+    pixel_stride: int = 1
+    initial_capacity: int = 1 << 16
+    reset_eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> SurfelParams:
+        """Raise MapError for settings that cannot work; returns self."""
+        if not 0 <= self.min_depth < self.max_depth:
+            raise MapError(f"surfel depth range must satisfy 0 <= min < max, got {self.min_depth}..{self.max_depth}")
+        if self.pixel_stride < 1 or self.assoc_window < 0 or self.initial_capacity < 1:
+            raise MapError(
+                f"pixel_stride >= 1, assoc_window >= 0 and initial_capacity >= 1 expected, got "
+                f"{self.pixel_stride}, {self.assoc_window}, {self.initial_capacity}"
+            )
+        if not 0.0 < self.max_normal_angle_deg <= 180.0:
+            raise MapError(f"max_normal_angle_deg must be in (0, 180], got {self.max_normal_angle_deg}")
+        return self

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from slamseg.fusion.params import TSDFParams
-from slamseg.fusion.surfels import SurfelParams  # TODO(lead): move to fusion.params (light) once surfels settle
+from slamseg.fusion.params import SurfelParams, TSDFParams
 from slamseg.pipelines.options import NetworkOptions, SequenceSource
 
 
