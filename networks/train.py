@@ -138,6 +138,7 @@ class Trainer:
     def _check_data(self) -> None:
         tasks = tuple(self.model.tasks)
         supplied: set[str] = set()
+        warnings: list[tuple[str, str]] = []
         self.counts: dict[str, dict[str, int]] = {}
         for name, seq in self.sequences.items():
             if len(seq) == 0:
@@ -159,16 +160,15 @@ class Trainer:
                         f"stage {stage.name!r} uses strategy 'expert' but frames lack labels "
                         f"({', '.join(f'{d}: {n}' for d, n in lacking.items())}) and no expert fills them: "
                         "set 'teacher' or the sources' expert_labels (slamseg label), or use strategy 'branch'")
-            for task in tasks:
-                if task not in have and steps > 0:
-                    log.warning("stage %r: no frame has %s annotations; that head is not trained in it",
-                                stage.name, task)
+            warnings += [(stage.name, t) for t in tasks if t not in have and steps > 0]
         missing = [t for t in tasks if t not in supplied]
         if missing:
             where = ", ".join(f"{n}: {', '.join(t for t, c in self.counts[n].items() if c) or 'nothing'}"
                               for n in self.sequences)
             raise TrainingError(f"model task(s) {missing} cannot be trained: no training frame has that "
                                 f"annotation (data supply {where}); remove them from model.tasks or add data")
+        for stage_name, task in warnings:
+            log.warning("stage %r: no frame has %s annotations; that head is not trained in it", stage_name, task)
 
     def _label_with_teacher(self) -> None:
         """Fill missing labels of every expert stage's data with the teacher's hard labels (cached, resumable)."""
