@@ -93,5 +93,5 @@ def run(args: argparse.Namespace) -> int:
         fused = ev["labels_2d"]["fused_map"]
         print(f"fused-map labels: class-average accuracy {fused['class_average_accuracy']:.3f}, "
               f"pixel accuracy {fused['pixel_accuracy']:.3f}")
-    print(f"outputs: {final}/ (mesh.ply, mesh.glb, cloud.ply, trajectory.txt, map.npz, report.html)")
+    print(f"outputs: {final}/ ({', '.join(metrics['outputs'].values())}, report.html)")
     return 0
