@@ -45,6 +45,7 @@ import numpy as np
 from slamseg.sequences.camera import Camera
 from slamseg.sequences.errors import SequenceFormatError
 from slamseg.sequences.frame import Frame
+from slamseg.sequences.imageio_utils import read_label_image
 from slamseg.sequences.labelsets import get_label_set, get_mapping
 from slamseg.sequences.readers.nyu_kinect import HEIGHT, RGB_INTRINSICS, WIDTH
 from slamseg.sequences.sequence import Sequence
@@ -88,6 +89,27 @@ def read_cell_strings(file: h5py.File, key: str) -> list[str]:
             f"{file.filename}: key {key!r}: expected a MATLAB cell array of char (object references to uint16 "
             f"char arrays): {err}"
         ) from err
+
+
+def read_nyu13_png(path: str | Path, size: tuple[int, int] | None = (HEIGHT, WIDTH)) -> np.ndarray:
+    """Read a 13-class NYUv2 label PNG of ankurhanda/nyuv2-meta-data (``new_nyu_class13_XXXX.png``) as nyu13 ids.
+
+    Those files already hold slamseg's nyu13 ids: 0 = void/unlabelled, 1..13 = bed, books, ceiling, chair,
+    floor, furniture, objects, picture, sofa, table, tv, wall, window (alphabetical, as ``class13Mapping.mat``);
+    tests/data/SOURCES.md records the evidence. Values above 13 are refused.
+
+    Args:
+        path: 8-bit single-channel PNG.
+        size: expected (height, width), None to accept any.
+    Returns:
+        H x W uint8 nyu13 ids.
+    """
+    labels = read_label_image(path, size)
+    if labels.dtype != np.uint8:
+        raise SequenceFormatError(f"{path}: expected an 8-bit label PNG of nyu13 ids, got {labels.dtype}")
+    if labels.size and labels.max() > 13:
+        raise SequenceFormatError(f"{path}: nyu13 label PNGs hold ids 0..13 (0 = void), found {int(labels.max())}")
+    return labels
 
 
 def _is_labeled_mat(path: Path) -> bool:

@@ -196,3 +196,35 @@ def test_bad_input(tmp_path: Path, mat_file: Path):
         f["x"] = np.zeros(3)
     with pytest.raises(UnknownFormatError):
         open_sequence(tmp_path / "other.mat")
+
+
+LABELS_13 = Path(__file__).parents[1] / "data" / "nyuv2_test_labels_13"
+
+
+def test_13_class_pngs_hold_nyu13_ids_with_void_zero(tmp_path: Path):
+    from slamseg.sequences import get_label_set
+    from slamseg.sequences.imageio_utils import write_png
+    from slamseg.sequences.readers.nyu_labeled import read_nyu13_png
+
+    names = get_label_set("nyu13").names
+    assert (names[0], names[3], names[5], names[12]) == ("void", "ceiling", "floor", "wall")
+    files = sorted(LABELS_13.glob("new_nyu_class13_*.png"))
+    assert len(files) == 5
+    seen = set()
+    for path in files:
+        labels = read_nyu13_png(path)
+        assert labels.shape == (480, 640) and labels.dtype == np.uint8
+        seen |= set(np.unique(labels).tolist())
+        rows = np.indices(labels.shape)[0]
+        # 3 = ceiling sits in the top fifth of every image, 5 = floor (where visible) in the bottom fifth, wall
+        # (12) in between: the 1-based reading. (0-based, 3 would be chair and 5 furniture.)
+        assert rows[labels == 3].mean() < 96
+        assert (labels == 5).sum() == 0 or rows[labels == 5].mean() > 384
+        assert rows[labels == 3].mean() < rows[labels == 12].mean()
+        assert np.all(labels[:5] == 0)  # the labelled set's unlabelled border
+    assert 13 in seen and seen <= set(range(14))  # 13 occurs: the ids cannot be 0-based 0..12
+    bad = np.zeros((480, 640), np.uint8)
+    bad[10, 10] = 14
+    write_png(tmp_path / "bad.png", bad)
+    with pytest.raises(SequenceFormatError, match=r"bad.png: nyu13 label PNGs hold ids 0..13 \(0 = void\), found 14"):
+        read_nyu13_png(tmp_path / "bad.png")
