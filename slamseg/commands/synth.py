@@ -41,13 +41,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-    from tqdm import tqdm
-
+    from slamseg.pipelines.synth import write_synthetic_sequence
     from slamseg.runs import RunFolder
     from slamseg.schemas import load_named_config
-    from slamseg.sequences.synthetic import SyntheticSequence
-    from slamseg.sequences.writers import write_tum_sequence
 
     overrides = list(args.overrides)
     overrides += [f"{key}={getattr(args, flag)}" for flag, key in _FLAGS.items() if getattr(args, flag) is not None]
@@ -56,39 +52,13 @@ def run(args: argparse.Namespace) -> int:
     if args.furniture is not None:
         overrides.append("furniture=false")
     cfg = load_named_config(args.config, overrides, command="synth")
-
-    seq = SyntheticSequence(seed=cfg.seed, num_frames=cfg.frames, width=cfg.width, height=cfg.height,
-                            noise=cfg.noise, furniture=cfg.furniture, speed=cfg.speed)
     folder = RunFolder("synth", out=args.out, overwrite=args.overwrite)
-    folder.write_config(cfg)
-    counts = np.zeros(len(seq.label_set.names), np.int64)
-
-    def frames():
-        for frame in tqdm(seq, total=len(seq), unit="frame", desc="synth", disable=None):
-            counts[:] += np.bincount(frame.labels.ravel(), minlength=len(counts))
-            yield frame
-
-    write_tum_sequence(frames(), folder.path, depth_scale=cfg.depth_scale, label_set=seq.label_set.name,
-                       extra_camera={"synthetic_seed": cfg.seed, "synthetic_noise": cfg.noise})
-    seq.write_mesh(folder.file("mesh.ply"))
-    mesh = seq.scene_mesh()
-    fractions = {seq.label_set.names[i]: round(float(c) / counts.sum(), 4) for i, c in enumerate(counts) if c}
-    summary = {
-        "frames": len(seq),
-        "size": [cfg.width, cfg.height],
-        "seed": cfg.seed,
-        "noise": cfg.noise,
-        "room_size_m": [round(x, 3) for x in seq.room.size],
-        "objects": sorted(set(mesh.object_names.values()) - {"room"}),
-        "mesh_triangles": len(mesh.triangles),
-        "label_pixel_fractions": fractions,
-    }
-    folder.write_json("summary.json", summary)
+    summary = write_synthetic_sequence(cfg, folder, progress=None)
     out = folder.finish()
-    print(f"wrote {len(seq)} frames ({cfg.width}x{cfg.height}, seed {cfg.seed}{', noisy depth' if cfg.noise else ''}) "
-          f"to {out}")
-    print(f"room {' x '.join(f'{x:.2f}' for x in seq.room.size)} m, {len(mesh.triangles)} triangles; "
+    print(f"wrote {summary['frames']} frames ({cfg.width}x{cfg.height}, seed {cfg.seed}"
+          f"{', noisy depth' if cfg.noise else ''}) to {out}")
+    print(f"room {' x '.join(f'{x:.2f}' for x in summary['room_size_m'])} m, {summary['mesh_triangles']} triangles; "
           f"objects: {', '.join(summary['objects'])}")
-    top = sorted(fractions.items(), key=lambda kv: -kv[1])[:8]
+    top = sorted(summary["label_pixel_fractions"].items(), key=lambda kv: -kv[1])[:8]
     print("pixels by class: " + ", ".join(f"{name} {100 * f:.1f}%" for name, f in top))
     return 0
