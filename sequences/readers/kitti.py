@@ -8,6 +8,14 @@ depth is the third homogeneous coordinate (z in the rectified camera 2 frame); s
 nearest (z-buffer). ``depth_source="png"`` reads ``proj_depth/<name>/image_02/<frame>.png`` in the KITTI
 depth-completion encoding instead (uint16, metres x 256, 0 = invalid; :func:`decode_kitti_depth_png`).
 Camera: fx, fy, cx, cy of ``P_rect_02`` (rectified, no distortion). Poses: None (OXTS is not read).
+
+Semantic labels (optional): single-channel 8-bit PNGs with the frame's name in ``semantic/image_02/`` or
+``label_02/data/`` (first folder found, also searched as ``semantic/`` and ``label_02/``), holding KITTI-11 ids in
+the order of Ros et al. 2015 as slamseg's ``kitti11`` set: 0 void, 1 sky, 2 building, 3 road, 4 sidewalk, 5 fence,
+6 vegetation, 7 pole, 8 car, 9 sign, 10 pedestrian, 11 cyclist. They are mapped to ``label_set`` ("kitti6" by
+default, via ``get_mapping("kitti11", "kitti6")``: fence, pole, sign, pedestrian, cyclist become void; or
+"kitti11" to keep them). Only some frames of a drive are annotated: a frame without a label image gets
+``labels=None``. Colour-coded label images must be converted to ids first (their palettes differ between releases).
 """
 
 from __future__ import annotations
@@ -20,11 +28,15 @@ import numpy as np
 from slamseg.sequences.camera import Camera
 from slamseg.sequences.errors import SequenceFormatError
 from slamseg.sequences.frame import Frame
-from slamseg.sequences.imageio_utils import image_size, read_rgb, read_uint16
+from slamseg.sequences.imageio_utils import image_size, read_label_image, read_rgb, read_uint16
+from slamseg.sequences.labelsets import get_label_set, get_mapping
 from slamseg.sequences.readers.nyu_kinect import zbuffer_splat
 from slamseg.sequences.sequence import Sequence
 
 KITTI_DEPTH_SCALE = 256.0
+# Folders searched for semantic label PNGs, relative to the drive folder, in order.
+LABEL_DIRS = ("semantic/image_02", "semantic", "label_02/data", "label_02")
+KITTI_LABEL_SETS = ("kitti11", "kitti6")
 
 
 def decode_kitti_depth_png(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarray:
@@ -70,20 +82,43 @@ def project_velodyne(points: np.ndarray, velo_to_image: np.ndarray, shape: tuple
     return zbuffer_splat(v[ok] * w + u[ok], z[front][ok], shape)
 
 
-class KittiRawSequence(Sequence):
-    """A KITTI raw drive folder (see module doc)."""
+def find_label_dir(root: Path) -> Path | None:
+    """The first of ``LABEL_DIRS`` under a drive folder that holds PNG files, or None."""
+    for rel in LABEL_DIRS:
+        folder = root / rel
+        if folder.is_dir() and any(folder.glob("*.png")):
+            return folder
+    return None
 
-    def __init__(self, root: Path, depth_source: str = "velodyne", strict: bool = True) -> None:
+
+class KittiRawSequence(Sequence):
+    """A KITTI raw drive folder (see module doc).
+
+    Args:
+        root: the drive folder (``..._drive_XXXX_sync``).
+        depth_source: "velodyne" (project the scans), "png" (depth-completion PNGs) or "none".
+        label_set: "kitti6" or "kitti11", the set semantic labels are returned in (when the drive has them).
+        strict: raise on a corrupt frame (True) or skip it with a warning (False).
+    """
+
+    def __init__(self, root: Path, depth_source: str = "velodyne", label_set: str = "kitti6",
+                 strict: bool = True) -> None:
         super().__init__()
         self.root = Path(root)
         self.name = self.root.name
         self.strict = strict
         if depth_source not in ("velodyne", "png", "none"):
             raise SequenceFormatError(f"depth_source must be velodyne, png or none, got {depth_source!r}")
+        if label_set not in KITTI_LABEL_SETS:
+            raise SequenceFormatError(f"label_set must be one of {', '.join(KITTI_LABEL_SETS)}, got {label_set!r}")
         self.depth_source = depth_source
         self.images = sorted((self.root / "image_02" / "data").glob("*.png"))
         if not self.images:
             raise SequenceFormatError(f"{self.root / 'image_02' / 'data'}: no PNG images")
+        self.label_dir = find_label_dir(self.root)
+        if self.label_dir is not None:
+            self.label_set = get_label_set(label_set)
+            self._label_lut = get_mapping("kitti11", label_set).lut.astype(np.uint8)
         calib_dir = self.root if (self.root / "calib_cam_to_cam.txt").is_file() else self.root.parent
         cam = read_calib_file(calib_dir / "calib_cam_to_cam.txt")
         velo = read_calib_file(calib_dir / "calib_velo_to_cam.txt")
@@ -142,13 +177,27 @@ class KittiRawSequence(Sequence):
             if not matches:
                 raise SequenceFormatError(f"{self.root}/proj_depth/*/image_02/{image.name}: depth PNG is missing")
             depth = decode_kitti_depth_png(matches[0], self.camera.shape)
+        meta = {"source": str(image)}
+        labels = None
+        if self.label_dir is not None and (self.label_dir / image.name).is_file():
+            labels = self._read_labels(self.label_dir / image.name)
+            meta["labels_source"] = str(self.label_dir / image.name)
         return Frame(index=i, timestamp=self.timestamps[i], rgb=rgb, camera=self.camera, depth=depth,
-                     meta={"source": str(image)}).validate()
+                     labels=labels, meta=meta).validate()
+
+    def _read_labels(self, path: Path) -> np.ndarray:
+        """KITTI-11 id PNG -> H x W uint8 ids of ``self.label_set``."""
+        ids = read_label_image(path, self.camera.shape)
+        top = len(self._label_lut) - 1
+        if ids.size and ids.max() > top:
+            raise SequenceFormatError(f"{path}: expected KITTI-11 ids 0..{top} (0 = void), found {int(ids.max())}")
+        return self._label_lut[ids]
 
 
-def open_kitti(path: Path, depth_source: str = "velodyne", strict: bool = True) -> KittiRawSequence:
+def open_kitti(path: Path, depth_source: str = "velodyne", label_set: str = "kitti6",
+               strict: bool = True) -> KittiRawSequence:
     """Open a KITTI raw drive folder (see :class:`KittiRawSequence`)."""
-    return KittiRawSequence(path, depth_source=depth_source, strict=strict)
+    return KittiRawSequence(path, depth_source=depth_source, label_set=label_set, strict=strict)
 
 
 def detect_kitti(path: Path) -> bool:

@@ -62,3 +62,36 @@ def test_truncated_scan_is_a_format_error(tmp_path: Path):
     (drive.parent / "calib_velo_to_cam.txt").write_text("R: 1 0 0\n")
     with pytest.raises(SequenceFormatError, match="calibration needs"):
         open_sequence(drive)
+
+
+# KITTI-11 id -> KITTI-6 id, by name (kitti6: void, sky, building, road, sidewalk, vegetation, car): fence, pole,
+# sign, pedestrian and cyclist have no KITTI-6 class and become void.
+KITTI11_TO_6 = [0, 1, 2, 3, 4, 0, 5, 0, 6, 0, 0, 0]
+
+
+@pytest.mark.parametrize("label_dir", ["semantic/image_02", "label_02/data"])
+def test_semantic_labels_mapped_to_kitti6(tmp_path: Path, label_dir: str):
+    from slamseg.sequences.imageio_utils import write_png
+
+    drive = make_drive(tmp_path)
+    for sub in ("image_02/data", "velodyne_points/data"):  # a second, unannotated frame
+        src = sorted((drive / sub).iterdir())[0]
+        shutil.copy(src, src.with_name("0000000001" + src.suffix))
+    ids = np.zeros((375, 1242), np.uint8)
+    for k in range(12):  # vertical bands of every KITTI-11 id, ~100 px wide
+        ids[:, k * 100:(k + 1) * 100] = k
+    (drive / label_dir).mkdir(parents=True)
+    write_png(drive / label_dir / "0000000000.png", ids)
+
+    seq = open_sequence(drive, depth_source="none")
+    assert seq.label_set.name == "kitti6" and len(seq) == 2
+    labels = seq[0].labels
+    assert [int(labels[200, k * 100 + 50]) for k in range(12)] == KITTI11_TO_6
+    assert seq[1].labels is None  # only some frames are annotated
+    kept = open_sequence(drive, depth_source="none", label_set="kitti11")[0].labels
+    assert np.array_equal(kept, ids)
+
+    ids[5, 5] = 12
+    write_png(drive / label_dir / "0000000000.png", ids)
+    with pytest.raises(SequenceFormatError, match=r"0000000000.png: expected KITTI-11 ids 0..11 .*found 12"):
+        seq[0]
