@@ -54,6 +54,7 @@ setup(
         "imageio>=2.31",
         "trimesh>=4.0",
         "h5py>=3.9",
+        "pyspng>=0.1.4",  # fast PNG decoding of colour frames (sequences/imageio_utils.py); Pillow is the fallback
         "tqdm>=4.65",
         "matplotlib>=3.7",
     ],

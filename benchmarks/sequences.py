@@ -25,6 +25,7 @@ import numpy as np
 
 from slamseg.sequences import Camera, Frame, open_sequence
 from slamseg.sequences.atomic import atomic_write_text
+from slamseg.sequences.imageio_utils import pyspng, set_png_decoder
 from slamseg.sequences.writers import write_tum_sequence
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,10 +45,19 @@ def _frames_per_s(sequence, frames: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-def bench_tum(tmp: Path, frames: int) -> dict:
-    """Real TUM fr1/rpy frames (640x480 RGB PNG + uint16 depth PNG), with association and GT interpolation."""
-    return {"frames_per_s": _frames_per_s(open_sequence(TUM_FRAMES), frames), "target": 100.0,
-            "input": "tests/data/tum_fr1_rpy (10 real frames, cycled)"}
+def bench_tum(tmp: Path, frames: int, decoder: str | None = None, undistort: bool = True) -> dict:
+    """Real TUM fr1/rpy frames (640x480 RGB PNG + uint16 depth PNG), with association, GT interpolation and
+    (fr1 has lens distortion) undistortion; ``decoder`` forces the colour PNG decoder ("spng" or "pillow")."""
+    previous = set_png_decoder(decoder) if decoder is not None else None
+    try:
+        rate = _frames_per_s(open_sequence(TUM_FRAMES, undistort=undistort), frames)
+    finally:
+        if previous is not None:
+            set_png_decoder(previous)
+    used = decoder or ("spng" if pyspng is not None else "pillow")
+    return {"frames_per_s": rate, "target": 100.0 if decoder is None and undistort else None,
+            "input": "tests/data/tum_fr1_rpy (10 real frames, cycled)", "png_decoder": used,
+            "undistort": undistort}
 
 
 def bench_tum_slamseg_layout(tmp: Path, frames: int) -> dict:
@@ -93,6 +103,9 @@ def bench_synthetic(tmp: Path, frames: int, noise: bool = False) -> dict:
 
 ROWS: list[tuple[str, Callable[[Path, int], dict]]] = [
     ("tum (real fr1/rpy, 640x480)", bench_tum),
+    ("tum, Pillow colour decode", lambda tmp, n: bench_tum(tmp, n, decoder="pillow")),
+    ("tum, no undistortion", lambda tmp, n: bench_tum(tmp, n, undistort=False)),
+    ("tum, Pillow decode, no undistortion", lambda tmp, n: bench_tum(tmp, n, decoder="pillow", undistort=False)),
     ("tum slamseg layout (+labels, normals)", bench_tum_slamseg_layout),
     ("nyu_raw + registration (640x480)", bench_nyu_raw),
     ("nyu_raw, no registration", lambda tmp, n: bench_nyu_raw(tmp, n, register=False)),
