@@ -1,0 +1,220 @@
+"""Serving: RGB images in, depth in metres, class probabilities, labels and unit normals out, at the image size.
+
+``Predictor(model_or_path).predict(rgb)`` does what the authors' demo does: image/255, ImageNet normalisation,
+network, outputs resized to the image size (bicubic), absolute value of the depth; plus softmax probabilities,
+argmax labels (id = channel + 1, 0 = void is never predicted) and unit normals. ``mode="fast"`` (default)
+serves through the fast paths of :mod:`slamseg.networks.fast`; ``mode="naive"`` is the plain eager float32
+NCHW model the benchmark compares against.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from slamseg.networks.checkpoints import default_meta, load_model
+from slamseg.networks.errors import NetworkError
+from slamseg.networks.fast import prepare, resolve_dtype
+from slamseg.networks.refinenet import JointNet
+
+log = logging.getLogger(__name__)
+
+RESIZE_MODES = ("bicubic", "bilinear")
+# Fast-path settings per mode; explicit Predictor arguments override them. "fast" is the fastest CPU path
+# measured by benchmarks/network.py (channels-last + folded BatchNorm, eager).
+MODES: dict[str, dict[str, Any]] = {
+    "naive": {"fold_bn": False, "channels_last": False},
+    "fast": {"fold_bn": True, "channels_last": True},
+}
+
+
+@dataclass
+class Prediction:
+    """One image's network outputs at the image's size H x W.
+
+    depth: H x W float32 metres (absolute value of the network's depth), or None without a depth task.
+    probs: H x W x K float32 softmax class probabilities, or None without a segm task.
+    labels: H x W int32 ids of ``label_set`` (argmax channel + 1; 0 = void never predicted), or None.
+    normals: H x W x 3 float32 unit vectors (camera frame of the network's training data), or None.
+    label_set: name of the label set of ``probs``/``labels`` (e.g. "nyu40"), or None if unknown.
+    """
+
+    depth: np.ndarray | None
+    probs: np.ndarray | None
+    labels: np.ndarray | None
+    normals: np.ndarray | None
+    label_set: str | None
+
+
+def to_rgb_uint8(image: np.ndarray) -> np.ndarray:
+    """H x W (grey), H x W x 1, H x W x 3 or H x W x 4 (RGBA, alpha dropped) uint8 -> H x W x 3 uint8."""
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        raise NetworkError(f"image of dtype {image.dtype}: expected uint8 RGB (0-255)")
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.ndim != 3 or image.shape[2] not in (1, 3, 4) or min(image.shape[:2]) < 1:
+        raise NetworkError(f"image of shape {image.shape}: expected H x W, H x W x 1, H x W x 3 or H x W x 4")
+    if image.shape[2] == 1:
+        return np.repeat(image, 3, axis=2)
+    return image[:, :, :3]
+
+
+class Predictor:
+    """Per-frame inference with the joint network.
+
+    Args:
+        model_or_path: a :class:`JointNet` or a checkpoint path (released or slamseg format).
+        device: "cpu", "cuda", "cuda:1"...
+        mode: "fast" (default) or "naive"; the options below override the mode's settings.
+        fold_bn, channels_last: fast paths (see :mod:`slamseg.networks.fast`).
+        dtype: "float32" (default), "bfloat16", or "float16" (CUDA only). Outputs are float32 either way.
+        compile: serve through ``torch.compile`` (first call per input size compiles: seconds to minutes).
+        jit: serve through a frozen TorchScript trace (traced at the first call's input size).
+        input_size: (width, height) to run the network at (e.g. (320, 240)); outputs are still resized to the
+            image's size. None: the image's own size.
+        resize: "bicubic" (as the released demo) or "bilinear" for resizing outputs to the image size.
+        class_slice: (first, end) channels, or the name of a label set among the model's class slices
+            (e.g. "nyu40" for channels 0-39 of the 46-class model): probabilities and labels over that slice.
+        label_set: label set name of the (sliced) classes; default from the checkpoint's metadata.
+        num_threads: torch CPU threads (process-wide: ``torch.set_num_threads``).
+    """
+
+    def __init__(self, model_or_path: JointNet | str | Path, device: str | torch.device = "cpu", *,
+                 mode: str = "fast", fold_bn: bool | None = None, channels_last: bool | None = None,
+                 dtype: str = "float32", compile: bool = False, jit: bool = False,  # noqa: A002
+                 input_size: tuple[int, int] | None = None, resize: str = "bicubic",
+                 class_slice: tuple[int, int] | str | None = None, label_set: str | None = None,
+                 num_threads: int | None = None) -> None:
+        if mode not in MODES:
+            raise NetworkError(f"mode {mode!r}: expected one of {sorted(MODES)}")
+        if resize not in RESIZE_MODES:
+            raise NetworkError(f"resize {resize!r}: expected one of {list(RESIZE_MODES)}")
+        if input_size is not None and (len(input_size) != 2 or min(input_size) < 1):
+            raise NetworkError(f"input_size {input_size!r}: expected (width, height) positive integers")
+        if num_threads is not None:
+            torch.set_num_threads(int(num_threads))
+        model = load_model(model_or_path) if isinstance(model_or_path, (str, Path)) else model_or_path
+        if not isinstance(model, JointNet):
+            raise NetworkError(f"expected a JointNet or a checkpoint path, got {type(model).__name__}")
+        self.model = model.eval()
+        self.meta: dict[str, Any] = {**default_meta(model), **getattr(model, "meta", {})}
+        self.device = torch.device(device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise NetworkError(f"device {device!r}: CUDA is not available here")
+        self.dtype = resolve_dtype(dtype, self.device)
+        settings = dict(MODES[mode])
+        if fold_bn is not None:
+            settings["fold_bn"] = fold_bn
+        if channels_last is not None:
+            settings["channels_last"] = channels_last
+        self.settings = {**settings, "dtype": str(self.dtype).removeprefix("torch."), "compile": compile,
+                         "jit": jit, "mode": mode}
+        self._compile, self._jit = compile, jit
+        self._net: Any = None if jit else prepare(model, self.device, dtype=self.dtype, compile=compile, **settings)
+        self.channels_last = settings["channels_last"]
+        self._fold_bn = settings["fold_bn"]
+        self.input_size = tuple(input_size) if input_size is not None else None
+        self.resize = resize
+        self.tasks = model.tasks
+        self.class_slice, self.label_set = self._resolve_slice(class_slice, label_set)
+        self._mean = torch.tensor(self.meta["mean"], dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+        self._std = torch.tensor(self.meta["std"], dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+
+    def _resolve_slice(self, class_slice: tuple[int, int] | str | None,
+                       label_set: str | None) -> tuple[tuple[int, int] | None, str | None]:
+        if "segm" not in self.tasks:
+            return None, None
+        k = self.model.num_classes
+        if class_slice is None:
+            return None, label_set or self.meta.get("label_set")
+        if isinstance(class_slice, str):
+            for name, first, end in self.meta.get("class_slices") or []:
+                if name == class_slice:
+                    return (int(first), int(end)), label_set or name
+            known = [s[0] for s in self.meta.get("class_slices") or []]
+            raise NetworkError(f"class_slice {class_slice!r}: the model's class slices are {known or 'none'}")
+        first, end = (int(v) for v in class_slice)
+        if not 0 <= first < end <= k:
+            raise NetworkError(f"class_slice {class_slice!r}: expected 0 <= first < end <= {k} channels")
+        return (first, end), label_set
+
+    # -- preprocessing ---------------------------------------------------------------------------------------
+    def preprocess(self, images: np.ndarray | Sequence[np.ndarray]) -> torch.Tensor:
+        """One H x W x C uint8 image, an N x H x W x C array or a list of same-size images -> N x 3 x H x W
+        float32 normalised tensor on the device: (image / 255 - mean) / std."""
+        batch = [images] if isinstance(images, np.ndarray) and images.ndim in (2, 3) else list(images)
+        rgb = [to_rgb_uint8(im) for im in batch]
+        if not rgb:
+            raise NetworkError("empty batch: expected at least one image")
+        if len({im.shape for im in rgb}) != 1:
+            raise NetworkError(f"batch of images of sizes {sorted({im.shape for im in rgb})}: stack same-size "
+                               "images only (predict() handles mixed sizes one by one)")
+        x = torch.from_numpy(np.stack(rgb)).to(self.device).permute(0, 3, 1, 2).float()
+        return x.div_(255.0).sub_(self._mean).div_(self._std)
+
+    # -- network -----------------------------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Normalised N x 3 x H x W -> raw float32 outputs at 1/4 of the network's input size (after the optional
+        ``input_size`` resize)."""
+        if self.input_size is not None:
+            width, height = self.input_size
+            x = torch.nn.functional.interpolate(x, size=(height, width), mode="bilinear", align_corners=False,
+                                                antialias=True)
+        x = x.to(self.dtype)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        if self._net is None:  # jit: trace at the first input's size
+            self._net = prepare(self.model, self.device, fold_bn=self._fold_bn, channels_last=self.channels_last,
+                                dtype=self.dtype, jit=True, example=x)
+        with torch.inference_mode():
+            out = self._net(x)
+        return {k: v.float() for k, v in out.items()}
+
+    def postprocess(self, raw: dict[str, torch.Tensor], size: tuple[int, int]) -> list[Prediction]:
+        """Raw outputs -> one :class:`Prediction` per batch item at ``size`` = (H, W)."""
+        with torch.inference_mode():
+            up = {k: torch.nn.functional.interpolate(v, size=size, mode=self.resize, align_corners=False)
+                  for k, v in raw.items()}
+            depth = up["depth"].abs()[:, 0] if "depth" in up else None
+            probs = labels = None
+            if "segm" in up:
+                logits = up["segm"]
+                if self.class_slice is not None:
+                    logits = logits[:, self.class_slice[0]:self.class_slice[1]]
+                probs = torch.softmax(logits, dim=1)
+                labels = (probs.argmax(dim=1) + 1).to(torch.int32)
+                probs = probs.permute(0, 2, 3, 1)
+            normals = None
+            if "normals" in up:
+                normals = torch.nn.functional.normalize(up["normals"], dim=1, eps=1e-12).permute(0, 2, 3, 1)
+
+        def item(t: torch.Tensor | None, i: int) -> np.ndarray | None:
+            return None if t is None else np.ascontiguousarray(t[i].cpu().numpy())
+
+        n = next(iter(raw.values())).shape[0]
+        return [Prediction(depth=item(depth, i), probs=item(probs, i), labels=item(labels, i),
+                           normals=item(normals, i), label_set=self.label_set) for i in range(n)]
+
+    def predict(self, images: np.ndarray | Sequence[np.ndarray]) -> Prediction | list[Prediction]:
+        """One image (H x W [x C] uint8) -> a Prediction; a batch (N x H x W x C array or list) -> a list.
+
+        Same-size images of a batch run through the network together; mixed sizes run one by one.
+        """
+        single = isinstance(images, np.ndarray) and images.ndim in (2, 3)
+        batch = [images] if single else list(images)
+        if not batch:
+            return []
+        shapes = {np.asarray(im).shape[:2] for im in batch}
+        if len(shapes) == 1:
+            x = self.preprocess(batch)
+            results = self.postprocess(self.forward(x), size=tuple(x.shape[-2:]))
+        else:
+            results = [self.predict(im) for im in batch]
+        return results[0] if single else results
