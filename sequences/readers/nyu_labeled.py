@@ -123,6 +123,9 @@ def _is_labeled_mat(path: Path) -> bool:
 class NyuLabeledSequence(Sequence):
     """The NYU Depth v2 labelled set (see module doc).
 
+    Frames: rgb H x W x 3 uint8; depth H x W float32 metres (0 = invalid); labels H x W ids of ``label_set``
+    (uint8 for nyu40/nyu13, uint16 for nyu894; 0 = void); meta ``mat_index`` (1-based), ``scene``, ``scene_type``.
+
     Args:
         path: ``nyu_depth_v2_labeled.mat``.
         split: "train", "test" or None (all frames in file order).
