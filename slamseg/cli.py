@@ -23,6 +23,8 @@ COMMAND_MODULES = (
     "train",
     "evaluate",
     "label",
+    "predict",
+    "model_info",
 )
 
 

@@ -1,0 +1,179 @@
+"""``slamseg predict``: run the joint network on images, image folders or sequences and write its outputs.
+
+Per frame, into the run folder: ``depth/<name>.png`` (uint16, depth x --depth-factor, 1000 = millimetres),
+``labels/<name>.png`` (label ids, 0 = void), ``depth_vis/``, ``labels_vis/`` and ``normals_vis/`` colour PNGs,
+and with --save-probs ``probs/<name>.npz`` (``probs``: H x W x K float16). Plus metrics.json (frames, frames/s)
+and config.yaml (the options used).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from slamseg.errors import ConfigError, SequenceFormatError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="run the joint network on images/folders/sequences: depth, labels, normals PNGs",
+        description="Run the joint depth + segmentation network on every frame of the INPUTS (image files, "
+        "folders of images, or any sequence slamseg reads) and write per frame a 16-bit depth PNG, a label PNG, "
+        "colourised depth/labels/normals and optionally the class probabilities into a run folder.",
+    )
+    p.add_argument("inputs", nargs="+", help="image files, image folders or sequence paths")
+    p.add_argument("--checkpoint", required=True, help="network checkpoint (released or slamseg format)")
+    p.add_argument("--out", help="run folder (default runs/predict-<time>)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    p.add_argument("--mode", default="fast", choices=("fast", "naive"), help="serving path (default fast)")
+    p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"),
+                   help="network precision (float16 on CUDA only)")
+    p.add_argument("--input-size", help="run the network at WxH (e.g. 320x240); outputs keep the image size")
+    p.add_argument("--class-slice", help="label set name (e.g. nyu40) or FIRST:END channels of a multi-dataset model")
+    p.add_argument("--depth-factor", type=float, default=1000.0,
+                   help="depth PNG value per metre (default 1000: millimetres)")
+    p.add_argument("--save-probs", action="store_true", help="also write probs/<name>.npz (float16)")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def _read_image(path: Path) -> Any:
+    import imageio.v3 as iio
+
+    try:
+        return iio.imread(path)
+    except Exception as err:  # imageio raises format-specific errors for damaged or non-image files
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise SequenceFormatError(f"{path}: unreadable image ({type(err).__name__}: {first_line})") from err
+
+
+def iter_frames(inputs: list[str]) -> Iterator[tuple[str, Any]]:
+    """(output name, RGB array) for every frame of every input, in order."""
+    from slamseg.sequences.sequence import detect_format, open_sequence
+
+    for text in inputs:
+        path = Path(text)
+        if not path.exists():
+            raise SequenceFormatError(f"{path}: no such file or folder")
+        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+            yield path.stem, _read_image(path)
+            continue
+        images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else []
+        try:
+            fmt = detect_format(path)
+        except SequenceFormatError:
+            if not images:
+                raise
+            fmt = "image_folder"
+        if fmt == "image_folder" and images:
+            # A plain folder of images: read each one as it is (sizes may differ, unlike in a sequence).
+            for image in images:
+                yield image.stem, _read_image(image)
+        else:
+            for frame in open_sequence(path, format=fmt):
+                yield f"{path.stem}_{frame.index:06d}", frame.rgb
+
+
+def _colourise_depth(depth: Any) -> Any:
+    import matplotlib
+    import numpy as np
+
+    top = float(np.percentile(depth, 99)) or 1.0
+    return (matplotlib.colormaps["turbo"](np.clip(depth / top, 0, 1))[:, :, :3] * 255).astype(np.uint8)
+
+
+def _write_png(path: Path, array: Any) -> None:
+    import imageio.v3 as iio
+
+    from slamseg.sequences.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        iio.imwrite(tmp, array)
+
+
+def write_prediction(run: Any, name: str, pred: Any, depth_factor: float, save_probs: bool) -> None:
+    """Write one frame's outputs (see the module docstring) into the run folder."""
+    import numpy as np
+
+    from slamseg.sequences.atomic import atomic_path
+    from slamseg.sequences.labelsets import get_label_set
+
+    if pred.depth is not None:
+        scaled = np.clip(np.round(pred.depth * depth_factor), 0, 65535).astype(np.uint16)
+        _write_png(run.file(f"depth/{name}.png"), scaled)
+        _write_png(run.file(f"depth_vis/{name}.png"), _colourise_depth(pred.depth))
+    if pred.labels is not None:
+        k = pred.probs.shape[-1]
+        _write_png(run.file(f"labels/{name}.png"), pred.labels.astype(np.uint8 if k < 256 else np.uint16))
+        if pred.label_set is not None:
+            colours = get_label_set(pred.label_set).colourise(pred.labels)
+        else:
+            import matplotlib  # a multi-dataset model without a slice: a plain hue wheel, black void
+
+            palette = (matplotlib.colormaps["hsv"](np.linspace(0, 1, k, endpoint=False))[:, :3] * 255).astype(np.uint8)
+            colours = np.concatenate([np.zeros((1, 3), np.uint8), palette])[pred.labels]
+        _write_png(run.file(f"labels_vis/{name}.png"), colours)
+        if save_probs:
+            with atomic_path(run.file(f"probs/{name}.npz")) as tmp, open(tmp, "wb") as fh:
+                np.savez_compressed(fh, probs=pred.probs.astype(np.float16))
+    if pred.normals is not None:
+        _write_png(run.file(f"normals_vis/{name}.png"), ((pred.normals + 1) * 127.5).round().astype(np.uint8))
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+
+    from tqdm import tqdm
+
+    from slamseg.commands.model_info import parse_size
+    from slamseg.errors import NetworkError
+    from slamseg.networks import Predictor, load_model
+    from slamseg.runs import RunFolder
+
+    if args.depth_factor <= 0:
+        raise ConfigError(f"--depth-factor {args.depth_factor}: must be positive")
+    input_size = parse_size(args.input_size) if args.input_size else None
+    class_slice: Any = args.class_slice
+    if class_slice and ":" in class_slice:
+        try:
+            class_slice = tuple(int(v) for v in class_slice.split(":"))
+        except ValueError:
+            raise ConfigError(f"--class-slice {args.class_slice!r}: expected NAME or FIRST:END") from None
+    model = load_model(args.checkpoint)
+    predictor = Predictor(model, device=args.device, mode=args.mode, dtype=args.dtype, input_size=input_size,
+                          class_slice=class_slice, num_threads=args.threads)
+    frames = iter_frames(args.inputs)
+    run_folder = RunFolder("predict", out=args.out, overwrite=args.overwrite)
+    config = {"command": "predict", "inputs": list(args.inputs), "checkpoint": str(args.checkpoint),
+              "arch": model.arch, "device": args.device, "settings": predictor.settings,
+              "input_size": list(input_size) if input_size else None, "class_slice": args.class_slice,
+              "label_set": predictor.label_set, "depth_factor": args.depth_factor, "save_probs": args.save_probs}
+    run_folder.write_config(config)
+    count, network_s = 0, 0.0
+    start = time.perf_counter()
+    for name, rgb in tqdm(frames, desc="predict", unit="frame", disable=args.no_progress):
+        t0 = time.perf_counter()
+        try:
+            pred = predictor.predict(rgb)
+        except NetworkError as err:
+            raise NetworkError(f"{name}: {err}") from err
+        network_s += time.perf_counter() - t0
+        write_prediction(run_folder, name, pred, args.depth_factor, args.save_probs)
+        count += 1
+    total_s = time.perf_counter() - start
+    if count == 0:
+        raise SequenceFormatError(f"no images found in {', '.join(args.inputs)}")
+    metrics = {"frames": count, "seconds": total_s, "frames_per_second": count / total_s,
+               "predict_ms_per_frame": 1000 * network_s / count}
+    run_folder.write_json("metrics.json", metrics)
+    final = run_folder.finish()
+    print(f"{count} frames in {total_s:.1f} s ({metrics['frames_per_second']:.2f} frames/s; "
+          f"{metrics['predict_ms_per_frame']:.0f} ms/frame in the network) -> {final}")
+    return 0
