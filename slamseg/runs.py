@@ -39,7 +39,7 @@ class RunFolder:
         out: explicit final folder; default ``<root>/<command>-<YYYYmmdd-HHMMSS>``.
         root: parent of default run folders.
         resume: continue an interrupted run (its ``.partial`` folder) instead of refusing to reuse it.
-        overwrite: replace an existing finished folder at ``out``.
+        overwrite: replace an existing finished folder at ``out`` (and an interrupted one beside it).
     """
 
     def __init__(
@@ -66,6 +66,8 @@ class RunFolder:
                 raise RunFolderError(
                     f"{self.final} already exists; choose another --out, or pass --overwrite or --resume"
                 )
+        if self.path.exists() and overwrite and not resume:
+            shutil.rmtree(self.path)
         if self.path.exists():
             if resume:
                 self.resumed = True

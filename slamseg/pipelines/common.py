@@ -57,13 +57,9 @@ def make_predictor(options: NetworkOptions) -> Any:
     checkpoint = Path(options.checkpoint) if options.checkpoint else bundled_checkpoint()
     if not checkpoint.exists():
         raise CheckpointError(f"{checkpoint}: checkpoint file not found")
-    return Predictor(
-        checkpoint,
-        device=options.device,
-        input_size=options.input_size,
-        precision=options.precision,
-        num_threads=options.threads,
-    )
+    dtype = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}[options.precision]
+    return Predictor(checkpoint, device=options.device, input_size=options.input_size, dtype=dtype,
+                     num_threads=options.threads)
 
 
 def batched(sequence: Sequence, batch_size: int, start: int = 0) -> Iterator[list[tuple[int, Frame]]]:

@@ -14,22 +14,29 @@ class DemoConfig:
         seed: seed of the synthetic room and trajectory.
         frames: number of frames rendered and reconstructed.
         width, height: image size in pixels.
+        network_width, network_height: network input size (the bundled model was trained at 160 x 120).
         checkpoint: model file; None uses the model bundled with slamseg.
         map: map type.
+        tracking: pose source: "model" (frame-to-model odometry on the predicted depth), "odometry" or "gt".
         voxel_size: TSDF voxel size in metres.
         labels_every: fuse class probabilities every Nth frame.
         device: torch device of the network ("cpu", "cuda").
+        data_dir: where the synthetic sequence is written (and reused on later runs).
     """
 
     seed: int = 0
-    frames: int = 40
+    frames: int = 60
     width: int = 320
     height: int = 240
+    network_width: int = 160
+    network_height: int = 120
     checkpoint: str | None = None
     map: Literal["tsdf", "surfel"] = "tsdf"
+    tracking: Literal["model", "odometry", "gt"] = "model"
     voxel_size: float = 0.03
     labels_every: int = 1
     device: str = "cpu"
+    data_dir: str = "runs/demo-data"
 
     def __post_init__(self) -> None:
         if self.frames < 2:

@@ -95,7 +95,9 @@ def make_tracker(cfg: ReconstructConfig) -> Any:
     depth_max = cfg.tsdf.depth_max if cfg.map == "tsdf" else cfg.surfel.max_depth
     if cfg.tracking == "odometry":
         return FrameToFrameTracker(depth_max=depth_max)
-    return FrameToModelTracker(depth_max=depth_max)
+    # A surfel map renders only stable surfels by default; tracking wants every surfel it has.
+    render_kwargs = {"min_confidence": 0.0} if cfg.map == "surfel" else None
+    return FrameToModelTracker(depth_max=depth_max, render_kwargs=render_kwargs)
 
 
 class Reconstruction:

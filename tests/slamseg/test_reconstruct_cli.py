@@ -1,0 +1,147 @@
+"""End-to-end: `slamseg reconstruct`, `export` and `evaluate-map` on a small synthetic room, read back by the
+tools a user would use (trimesh for meshes, the TUM trajectory reader, json)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+
+from slamseg.sequences import open_sequence
+from slamseg.sequences.poses import read_tum_trajectory
+
+pytestmark = pytest.mark.slow
+
+
+def _ply_labels(path: Path) -> np.ndarray:
+    mesh = trimesh.load(path, process=False)
+    return np.asarray(mesh.metadata["_ply_raw"]["vertex"]["data"]["label"])
+
+
+@pytest.fixture(scope="module")
+def tsdf_run(synthetic_room: Path, tmp_path_factory: pytest.TempPathFactory, run_cli) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "tsdf-gt"
+    res = run_cli("reconstruct", str(synthetic_room), "--depth", "sensor", "--labels", "gt", "--tracking", "gt",
+                  "--voxel-size", "0.04", "--out", str(out), "--no-progress")
+    assert res.returncode == 0, res.stderr
+    return out
+
+
+def test_reconstruct_tsdf_outputs_are_readable(tsdf_run: Path, synthetic_room: Path) -> None:
+    metrics = json.loads((tsdf_run / "metrics.json").read_text())
+    assert metrics["frames_integrated"] == 14 and metrics["tracking_failures"] == []
+    for key in ("frames_per_second", "timings", "map", "map_class_histogram", "outputs", "evaluation"):
+        assert key in metrics
+    # The mesh carries NYU-13 labels that trimesh reads; the room's walls and floor are among them.
+    labels = _ply_labels(tsdf_run / "mesh.ply")
+    assert labels.max() <= 13 and {5, 12} <= set(np.unique(labels).tolist())  # floor, wall
+    assert len(trimesh.load(tsdf_run / "mesh.glb").geometry) >= 1
+    # The trajectory is the ground truth we fused with, in TUM format.
+    stamps, poses = read_tum_trajectory(tsdf_run / "trajectory.txt")
+    seq = open_sequence(synthetic_room)
+    assert len(stamps) == 14
+    np.testing.assert_allclose(poses[5], seq[5].pose, atol=1e-5)
+    for fig in ("trajectory.png", "frames.png", "map_views.png"):
+        assert (tsdf_run / "figures" / fig).stat().st_size > 1000
+    assert "<img" in (tsdf_run / "report.html").read_text()
+
+
+def test_ground_truth_labels_fused_render_back_accurately(tsdf_run: Path) -> None:
+    ev = json.loads((tsdf_run / "metrics.json").read_text())["evaluation"]
+    # Exact depth, exact poses and exact labels: the rendered map must agree with the labels almost everywhere
+    # (disagreement only at voxel-sized boundaries).
+    assert ev["labels_2d"]["fused_map"]["pixel_accuracy"] > 0.85
+    assert ev["trajectory"]["ate"]["rmse"] < 1e-6
+    assert ev["mesh"]["accuracy"] < 0.04  # within one voxel of the true surface on average
+
+
+def test_surfel_map_with_frame_to_model_tracking(synthetic_room: Path, tmp_path: Path, run_cli) -> None:
+    out = tmp_path / "surfel"
+    res = run_cli("reconstruct", str(synthetic_room), "--depth", "sensor", "--labels", "gt", "--map", "surfel",
+                  "--tracking", "model", "--out", str(out), "--no-progress")
+    assert res.returncode == 0, res.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["evaluation"]["trajectory"]["ate"]["rmse"] < 0.03  # exact depth: tracking within 3 cm
+    labels = _ply_labels(out / "cloud.ply")
+    assert len(labels) > 1000 and not (out / "mesh.ply").exists()
+
+
+def test_export_formats_palettes_and_per_class(tsdf_run: Path, tmp_path: Path, run_cli) -> None:
+    res = run_cli("export", str(tsdf_run), "--format", "glb", "--per-class", "--out", str(tmp_path / "e1"))
+    assert res.returncode == 0, res.stderr
+    summary = json.loads((tmp_path / "e1" / "metrics.json").read_text())
+    assert "mesh.glb" in summary["files"] and any(f.startswith("classes/") for f in summary["files"])
+    assert len(trimesh.load(tmp_path / "e1" / "mesh.glb").geometry) >= 1
+    res = run_cli("export", str(tsdf_run / "map.npz"), "--format", "obj", "--palette", "rgb",
+                  "--out", str(tmp_path / "e2"))
+    assert res.returncode == 0, res.stderr
+    assert len(trimesh.load(tmp_path / "e2" / "mesh.obj", force="mesh").faces) > 100
+    # Everything below a confidence of 1.01 is impossible to reach: every vertex becomes void.
+    res = run_cli("export", str(tsdf_run), "--min-confidence", "1.0", "--out", str(tmp_path / "e3"))
+    assert res.returncode == 0, res.stderr
+    assert set(np.unique(_ply_labels(tmp_path / "e3" / "mesh.ply"))) <= {0, *range(1, 14)}
+    # A 13-class map has no NYU-40 colours: a one-line error, exit 2.
+    res = run_cli("export", str(tsdf_run), "--palette", "nyu40", "--out", str(tmp_path / "e4"))
+    assert res.returncode == 2 and "nyu40" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_evaluate_map_agrees_with_the_run(tsdf_run: Path, tmp_path: Path, run_cli) -> None:
+    res = run_cli("evaluate-map", str(tsdf_run), "--out", str(tmp_path / "ev"), "--no-progress")
+    assert res.returncode == 0, res.stderr
+    again = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    original = json.loads((tsdf_run / "metrics.json").read_text())["evaluation"]
+    assert again["frames_matched"] == 14
+    assert again["labels_2d"]["fused_map"]["pixel_accuracy"] == pytest.approx(
+        original["labels_2d"]["fused_map"]["pixel_accuracy"])
+    assert again["trajectory"]["ate"]["rmse"] == pytest.approx(original["trajectory"]["ate"]["rmse"], abs=1e-9)
+
+
+def test_bad_requests_fail_before_work(synthetic_room: Path, tmp_path: Path, run_cli) -> None:
+    res = run_cli("reconstruct", str(tmp_path / "missing"), "--depth", "sensor", "--out", str(tmp_path / "x"))
+    assert res.returncode == 2 and "missing" in res.stderr and "Traceback" not in res.stderr
+    res = run_cli("reconstruct", str(synthetic_room), "--depth", "sensor", "--labels", "gt", "--set",
+                  "tsdf.voxel_size=-1", "--out", str(tmp_path / "y"))
+    assert res.returncode == 2 and "voxel_size" in res.stderr
+    res = run_cli("export", str(tmp_path), "--out", str(tmp_path / "z"))
+    assert res.returncode == 2 and "map.npz" in res.stderr
+
+
+def test_killed_run_resumes_to_the_same_map(synthetic_room: Path, tmp_path: Path, run_cli, slamseg_exe: str) -> None:
+    from slamseg.fusion.maps import load_map
+
+    common = [str(synthetic_room), "--depth", "sensor", "--labels", "gt", "--tracking", "gt", "--voxel-size",
+              "0.04", "--set", "snapshot_every=2", "--no-progress"]
+    whole = tmp_path / "whole"
+    assert run_cli("reconstruct", *common, "--out", str(whole)).returncode == 0
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([slamseg_exe, "reconstruct", *common, "--out", str(killed)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    state = killed.with_name("killed.partial") / "snapshot" / "state.json"
+    deadline = time.time() + 300
+    while not state.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not killed.exists(), "the run finished before it could be killed"
+    done_before = json.loads(state.read_text())["next_position"]
+    assert 0 < done_before < 14
+
+    res = run_cli("reconstruct", *common, "--out", str(killed), "--resume")
+    assert res.returncode == 0, res.stderr
+    a, b = load_map(whole / "map.npz"), load_map(killed / "map.npz")
+    mesh_a, mesh_b = a.extract_mesh(), b.extract_mesh()
+    # The hash map's block order (hence the vertex order) may differ after a reload: compare sorted vertices.
+    order_a, order_b = np.lexsort(mesh_a.vertices.T), np.lexsort(mesh_b.vertices.T)
+    np.testing.assert_array_equal(mesh_a.vertices[order_a], mesh_b.vertices[order_b])
+    np.testing.assert_array_equal(mesh_a.labels[order_a], mesh_b.labels[order_b])
+    np.testing.assert_array_equal(mesh_a.rgb[order_a], mesh_b.rgb[order_b])
+    assert (whole / "trajectory.txt").read_text() == (killed / "trajectory.txt").read_text()
+    assert json.loads((killed / "metrics.json").read_text())["frames_integrated"] == 14
