@@ -16,15 +16,19 @@ from slamseg._version import __version__
 
 # Subcommand modules, in the order ``--help`` lists them.
 COMMAND_MODULES = (
+    "demo",
+    "predict",
     "reconstruct",
+    "compare_depth",
+    "export",
+    "evaluate",
+    "evaluate_map",
+    "train",
+    "label",
+    "synth",
+    "model_info",
     "config_cmd",
     "doctor",
-    "synth",
-    "train",
-    "evaluate",
-    "label",
-    "predict",
-    "model_info",
 )
 
 
