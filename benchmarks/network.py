@@ -1,0 +1,108 @@
+"""The paper's speed protocol for the joint network on CPU: mean/std (and median) of forward passes after warm-up.
+
+Compares, in one run and with the thread count stated: the naive eager float32 NCHW model and each Predictor
+fast path (BatchNorm folding, channels-last, both, frozen TorchScript, optionally torch.compile) at 640x480 and
+320x240, batch 1, plus parameters and multiply-adds. Forward passes only (normalised tensor in, raw outputs out),
+as in the paper; compile/trace time is excluded (measured separately). Prints a Markdown table and writes
+benchmarks/results/network.json.
+
+    .venv/bin/python benchmarks/network.py                # 100 passes, 2 threads (the paper's protocol)
+    .venv/bin/python benchmarks/network.py --iters 5      # quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from slamseg.networks import build_model, load_model
+from slamseg.networks.complexity import count_macs, count_parameters
+from slamseg.networks.fast import prepare
+from slamseg.sequences.atomic import atomic_write_text
+
+RESULTS = Path(__file__).resolve().parent / "results" / "network.json"
+DEFAULT_CKPT = Path(__file__).resolve().parent.parent / "tests" / "data" / "authors_net" / "ExpNYUD_joint_random.ckpt"
+
+# name -> prepare() options. "naive" is the baseline of the speed-up column.
+PATHS: dict[str, dict] = {
+    "naive (eager fp32 NCHW)": {"fold_bn": False, "channels_last": False},
+    "BN folded": {"fold_bn": True, "channels_last": False},
+    "channels-last": {"fold_bn": False, "channels_last": True},
+    "fast: channels-last + BN folded": {"fold_bn": True, "channels_last": True},
+    "fast + TorchScript freeze": {"fold_bn": True, "channels_last": True, "jit": True},
+}
+
+
+def time_forward(net, x: torch.Tensor, iters: int, warmup: int) -> dict:
+    """Milliseconds per forward pass: mean, std, median, min over ``iters`` after ``warmup`` passes."""
+    with torch.inference_mode():
+        for _ in range(warmup):
+            net(x)
+        times = []
+        for _ in range(iters):
+            start = time.perf_counter()
+            net(x)
+            times.append(1000 * (time.perf_counter() - start))
+    return {"mean_ms": statistics.fmean(times), "std_ms": statistics.pstdev(times),
+            "median_ms": statistics.median(times), "min_ms": min(times), "iters": iters}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--iters", type=int, default=100, help="timed forward passes per path (default 100)")
+    parser.add_argument("--warmup", type=int, default=10, help="untimed passes first (default 10)")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    parser.add_argument("--checkpoint", default=str(DEFAULT_CKPT), help="checkpoint (default: the random one)")
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile (compiles for minutes)")
+    parser.add_argument("--sizes", default="640x480,320x240", help="comma-separated WxH list")
+    parser.add_argument("--out", default=str(RESULTS), help="JSON output path")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    model = load_model(args.checkpoint) if Path(args.checkpoint).exists() else build_model("nyud_joint").eval()
+    paths = dict(PATHS)
+    if args.compile:
+        paths["fast + torch.compile"] = {"fold_bn": True, "channels_last": True, "compile": True}
+    sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
+    rows = []
+    for width, height in sizes:
+        x = torch.randn(1, 3, height, width)
+        macs = sum(b.macs for b in count_macs(model, (width, height)))
+        baseline = None
+        for name, options in paths.items():
+            start = time.perf_counter()
+            net = prepare(model, "cpu", example=x, **options)
+            xin = x.contiguous(memory_format=torch.channels_last) if options.get("channels_last") else x
+            with torch.inference_mode():
+                net(xin)  # compile / trace-optimise happens here, outside the timing
+            setup_s = time.perf_counter() - start
+            stats = time_forward(net, xin, args.iters, args.warmup)
+            baseline = baseline or stats["median_ms"]
+            rows.append({"path": name, "size": f"{width}x{height}", "setup_s": setup_s, **stats,
+                         "speedup_vs_naive": baseline / stats["median_ms"], "gmacs": macs / 1e9})
+            print(f"  {name} {width}x{height}: median {stats['median_ms']:.1f} ms", flush=True)
+    result = {
+        "device": "cpu", "threads": args.threads, "torch": torch.__version__, "machine": platform.processor()
+        or platform.machine(), "params": count_parameters(model), "checkpoint": str(args.checkpoint),
+        "protocol": f"{args.iters} forward passes after {args.warmup} warm-up, batch 1, float32", "rows": rows,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, json.dumps(result, indent=2) + "\n")
+    print(f"\nnyud_joint: {result['params']:,} parameters; CPU, {args.threads} threads, torch {torch.__version__}; "
+          f"{result['protocol']}\n")
+    print("| path | size | mean ms | std ms | median ms | speed-up vs naive | GMACs |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['path']} | {r['size']} | {r['mean_ms']:.1f} | {r['std_ms']:.1f} | {r['median_ms']:.1f} | "
+              f"{r['speedup_vs_naive']:.2f}x | {r['gmacs']:.2f} |")
+    print(f"\nwritten: {out}")
+
+
+if __name__ == "__main__":
+    main()
