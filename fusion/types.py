@@ -20,7 +20,8 @@ class RenderedView:
 
     Attributes:
         depth: H x W float32 metres along the camera z axis, 0 where no surface was hit.
-        normals: H x W x 3 float32 unit normals in the WORLD frame, 0 vectors where nothing was hit.
+        normals: H x W x 3 float32 unit normals in the CAMERA frame (like Frame.normals), oriented towards the
+            camera (n . viewing ray < 0); 0 vectors where nothing was hit.
         colour: H x W x 3 uint8 RGB, 0 where nothing was hit.
         labels: H x W int32 class ids of the map's label set, 0 (void) where nothing was hit.
         probs: H x W x K float32 fused class probabilities (channel c = id c + 1), zeros where nothing was hit;

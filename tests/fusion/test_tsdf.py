@@ -1,0 +1,206 @@
+"""Semantic TSDF on analytic scenes: geometry, label fusion, growth, rendering, per-pixel weights, save/load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from slamseg.fusion.errors import MapError
+from slamseg.fusion.params import TSDFParams
+from slamseg.fusion.tsdf import SemanticTSDF
+from slamseg.sequences import get_label_set
+from tests.fusion.scenes import Plane, look_at, render_planes, small_camera
+
+NYU13 = get_label_set("nyu13")
+FLOOR, WALL = NYU13.id_of("floor"), NYU13.id_of("wall")
+VOXEL = 0.02
+
+
+def _fronto_plane_map(z: float, frames: int = 3, **params) -> tuple[SemanticTSDF, list[Plane]]:
+    cam = small_camera()
+    planes = [Plane((0.0, 0.0, 1.0), z, WALL, (200, 40, 10))]
+    tsdf = SemanticTSDF(TSDFParams(voxel_size=VOXEL, block_count=64, **params))
+    for i in range(frames):
+        pose = look_at(np.array([0.05 * (i - 1), 0.0, 0.0]), np.array([0.0, 0.0, z]))
+        depth, rgb, labels = render_planes(planes, cam, pose)
+        tsdf.integrate(depth, rgb, NYU13.one_hot(labels, 0.9), cam, pose)
+    return tsdf, planes
+
+
+def test_plane_zero_crossing_within_half_a_voxel() -> None:
+    z = 1.013  # deliberately off the voxel lattice
+    tsdf, _ = _fronto_plane_map(z)
+    mesh = tsdf.extract_mesh()
+    assert len(mesh.vertices) > 500
+    assert np.abs(mesh.vertices[:, 2] - z).max() < VOXEL / 2
+    assert np.all(mesh.labels == WALL)
+    assert np.all(np.abs(mesh.rgb.astype(int) - [200, 40, 10]) <= 1)
+
+
+def test_render_known_plane_gives_depth_labels_colour_normals() -> None:
+    z = 1.013
+    tsdf, _ = _fronto_plane_map(z)
+    cam = small_camera()
+    view = tsdf.render(cam, np.eye(4), with_probs=True)
+    centre = (slice(15, 45), slice(20, 60))
+    assert np.all(view.valid[centre])
+    np.testing.assert_allclose(view.depth[centre], z, atol=VOXEL / 2)
+    assert np.all(view.labels[centre] == WALL)
+    assert np.all(np.abs(view.colour[centre].astype(int) - [200, 40, 10]) <= 2)
+    np.testing.assert_allclose(view.normals[centre], np.broadcast_to([0.0, 0.0, -1.0], (30, 40, 3)), atol=0.05)
+    np.testing.assert_allclose(view.probs[centre].sum(axis=-1), 1.0, atol=1e-5)
+    # looking away from the plane: nothing is hit, everything is void
+    away = tsdf.render(cam, look_at(np.zeros(3), np.array([0.0, 0.0, -1.0])))
+    assert not away.valid.any() and not away.labels.any()
+
+
+def test_map_distribution_equals_closed_form_bayes() -> None:
+    cam = small_camera()
+    planes = [Plane((0.0, 0.0, 1.0), 1.0, WALL, (0, 0, 0))]
+    depth, rgb, _ = render_planes(planes, cam, np.eye(4))
+    q1 = np.linspace(1.0, 2.0, 13, dtype=np.float32)
+    q1 /= q1.sum()
+    q2 = np.roll(q1, 5)
+    tsdf = SemanticTSDF(TSDFParams(voxel_size=VOXEL, prob_floor=1e-6))
+    for q in (q1, q2):
+        tsdf.integrate(depth, rgb, np.broadcast_to(q, (*cam.shape, 13)).copy(), cam, np.eye(4))
+    log_p, found = tsdf.voxel_log_probs(np.array([[0.0, 0.0, 1.0], [0.04, -0.02, 1.02]]))
+    assert found.all()
+    p = np.exp(log_p - log_p.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    expected = q1 * q2 / np.sum(q1 * q2)
+    np.testing.assert_allclose(p, np.stack([expected, expected]), rtol=1e-5)
+
+
+def test_noisy_labels_converge_to_the_true_class() -> None:
+    """Each frame labels every pixel right with probability 0.6, else a random other class (seeded)."""
+    rng = np.random.default_rng(0)
+    cam = small_camera()
+    planes = [Plane((0.0, 0.0, 1.0), 1.2, WALL, (0, 0, 0))]
+    tsdf = SemanticTSDF(TSDFParams(voxel_size=VOXEL))
+    single_frame_acc = []
+    for i in range(15):
+        pose = look_at(np.array([0.02 * (i % 5) - 0.04, 0.0, 0.0]), np.array([0.0, 0.0, 1.2]))
+        depth, rgb, labels = render_planes(planes, cam, pose)
+        wrong = rng.random(labels.shape) >= 0.6
+        others = rng.integers(1, 13, size=labels.shape)  # 1..12, shifted past WALL below
+        noisy = np.where(wrong, np.where(others >= WALL, others + 1, others), labels).astype(np.int32)
+        single_frame_acc.append(np.mean(noisy[depth > 0] == WALL))
+        tsdf.integrate(depth, rgb, NYU13.one_hot(noisy, 0.7), cam, pose)
+    mesh = tsdf.extract_mesh()
+    assert 0.55 < np.mean(single_frame_acc) < 0.65
+    assert np.mean(mesh.labels == WALL) > 0.99
+
+
+def test_two_class_scene_labels_each_vertex() -> None:
+    """Floor (y = 0.5, y down) and wall (z = 2.2); nyu40 probabilities fused into a nyu13 map."""
+    nyu40 = get_label_set("nyu40")
+    floor40, wall40 = nyu40.id_of("floor"), nyu40.id_of("wall")
+    cam = small_camera(96, 72)
+    planes = [Plane((0.0, 1.0, 0.0), 0.5, floor40, (90, 90, 90)), Plane((0.0, 0.0, 1.0), 2.2, wall40, (200, 200, 0))]
+    tsdf = SemanticTSDF(TSDFParams(voxel_size=VOXEL, label_every=2), probs_label_set="nyu40")
+    for i in range(6):
+        eye = np.array([0.1 * (i - 2.5), -0.2, 0.0])
+        pose = look_at(eye, np.array([0.0, 0.3, 2.0]))
+        depth, rgb, labels = render_planes(planes, cam, pose)
+        probs = nyu40.one_hot(labels, 0.8)
+        tsdf.integrate(depth, rgb, probs, cam, pose)
+    assert tsdf.frames_labelled == 3  # frames 0, 2, 4
+    mesh = tsdf.extract_mesh()
+    v = mesh.vertices
+    on_floor = (np.abs(v[:, 1] - 0.5) < VOXEL) & (v[:, 2] < 2.2 - 3 * VOXEL)
+    on_wall = (np.abs(v[:, 2] - 2.2) < VOXEL) & (v[:, 1] < 0.5 - 3 * VOXEL)
+    assert on_floor.sum() > 300 and on_wall.sum() > 300
+    # vertices seen only in unlabelled frames stay void (0); every labelled one has its plane's class
+    for on, cls in ((on_floor, FLOOR), (on_wall, WALL)):
+        labelled = mesh.labels[on] != 0
+        assert labelled.mean() > 0.9
+        assert np.mean(mesh.labels[on][labelled] == cls) > 0.99
+
+
+def test_blocks_grow_beyond_initial_block_count() -> None:
+    """A 3 m sweep along a wall needs several times the initial 24 blocks; the grid grows and keeps everything."""
+    cam = small_camera()
+    planes = [Plane((0.0, 0.0, 1.0), 1.0, WALL, (10, 200, 10))]
+    tsdf = SemanticTSDF(TSDFParams(voxel_size=VOXEL, block_count=24, growth_factor=1.5))
+    xs = np.linspace(0.0, 3.0, 16)
+    for x in xs:
+        pose = np.eye(4)
+        pose[0, 3] = x
+        depth, rgb, labels = render_planes(planes, cam, pose)
+        tsdf.integrate(depth, rgb, NYU13.one_hot(labels), cam, pose)
+    stats = tsdf.stats()
+    assert stats["growths"] >= 2
+    assert stats["active_blocks"] > 24 * 4
+    assert stats["active_blocks"] <= stats["block_capacity"] * tsdf.params.growth_threshold
+    mesh = tsdf.extract_mesh()
+    # the first frame's blocks survived the re-hashing: the mesh spans the whole sweep (+- half the view)
+    assert mesh.vertices[:, 0].min() < -0.4 and mesh.vertices[:, 0].max() > 3.4
+    assert np.all(mesh.labels == WALL)
+    assert np.abs(mesh.vertices[:, 2] - 1.0).max() < VOXEL / 2
+
+
+def test_depth_weighting_gives_the_weighted_average_surface() -> None:
+    """inverse_square weights, ref 1 m: the plane at 1.00 m seen from 1 m (w = 1) and a plane at 1.04 m seen
+    from 2.04 m (w = 1 / 2.04^2) leave the surface at their weighted mean, not at the unweighted 1.02 m."""
+    cam = small_camera()
+    tsdf = SemanticTSDF(TSDFParams(voxel_size=VOXEL, depth_weighting="inverse_square", weight_ref_depth=1.0,
+                                   weight_min=0.01))
+    near = np.eye(4)
+    far = np.eye(4)
+    far[2, 3] = -1.0
+    for pose, z in ((near, 1.0), (far, 1.04)):
+        depth, rgb, _ = render_planes([Plane((0.0, 0.0, 1.0), z, WALL, (0, 0, 0))], cam, pose)
+        tsdf.integrate(depth, rgb, None, cam, pose)
+    w2 = 1.0 / 2.04**2
+    expected = (1.0 * 1.0 + w2 * 1.04) / (1.0 + w2)
+    mesh = tsdf.extract_mesh()
+    centre = (np.abs(mesh.vertices[:, 0]) < 0.1) & (np.abs(mesh.vertices[:, 1]) < 0.1)
+    assert centre.sum() > 20
+    np.testing.assert_allclose(mesh.vertices[centre, 2], expected, atol=0.002)
+    log_p, _ = tsdf.voxel_log_probs(mesh.vertices[:1])
+    assert np.all(log_p == 0)  # no probabilities given: labels untouched
+    weights = tsdf.voxel_grid.attribute("weight").numpy()
+    assert weights.max() == pytest.approx(1.0 + w2, rel=1e-5)
+
+
+def test_save_load_restores_exactly(tmp_path: Path) -> None:
+    tsdf, _ = _fronto_plane_map(1.013, trunc_voxels=3.0, label_every=1)
+    before = tsdf.extract_mesh(with_probs=True)
+    path = tsdf.save(tmp_path / "map.npz")
+    loaded = SemanticTSDF.load(path)
+    after = loaded.extract_mesh(with_probs=True)
+    assert loaded.params == tsdf.params and loaded.label_set.name == "nyu13"
+    assert loaded.stats()["frames_integrated"] == 3
+    # block order changes with re-hashing, so compare order-free: vertices with their attributes, and faces as
+    # sets of corner coordinates
+    def canonical(mesh):
+        rows = np.concatenate([mesh.vertices, mesh.labels[:, None], mesh.rgb, mesh.probs], axis=1)
+        faces = {tuple(sorted(map(tuple, mesh.vertices[f].tolist()))) for f in mesh.faces}
+        return rows[np.lexsort(rows.T[::-1])], faces
+
+    rows_b, faces_b = canonical(before)
+    rows_a, faces_a = canonical(after)
+    np.testing.assert_array_equal(rows_a, rows_b)
+    assert faces_a == faces_b and len(faces_a) == len(before.faces)
+    assert [p.name for p in tmp_path.iterdir()] == ["map.npz"]  # no temporary left behind
+
+
+def test_load_rejects_other_files(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, something=np.zeros(3))
+    with pytest.raises(MapError, match=r"bad\.npz"):
+        SemanticTSDF.load(bad)
+
+
+def test_inputs_are_checked_with_names() -> None:
+    cam = small_camera()
+    tsdf = SemanticTSDF(TSDFParams(voxel_size=VOXEL))
+    with pytest.raises(MapError, match=r"depth of shape \(10, 10\)"):
+        tsdf.integrate(np.zeros((10, 10), np.float32), None, None, cam, np.eye(4))
+    with pytest.raises(MapError, match="voxel_size"):
+        TSDFParams(voxel_size=-1.0)
+    with pytest.raises(MapError, match="40 channels"):
+        tsdf.integrate(np.ones(cam.shape, np.float32), None, np.zeros((*cam.shape, 40), np.float32), cam, np.eye(4))
