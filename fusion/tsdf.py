@@ -224,7 +224,7 @@ class SemanticTSDF:
                 self._attr("label"), buf, keys, p.voxel_size, world_to_cam, intr, depth,
                 np.ascontiguousarray(q, dtype=np.float32),
                 pix_weight if pix_weight is not None else np.zeros((0, 0), np.float32),
-                p.trunc, p.prob_floor,
+                p.label_band, p.prob_floor,
             )
             self.frames_labelled += 1
         return {"blocks": n_blocks, "labelled_voxels": labelled}
