@@ -24,6 +24,7 @@ _LAZY = {
     "SemanticMesh": "export",
     "export_mesh": "export",
     "export_point_cloud": "export",
+    "export_per_class": "export",
     "SurfelMap": "surfels",
     "SurfelParams": "params",
     "SurfelCloud": "surfels",
