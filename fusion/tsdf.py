@@ -177,6 +177,12 @@ class SemanticTSDF:
         self._check_inputs(depth, rgb, camera, pose)
         depth = np.where((depth >= p.depth_min) & (depth <= p.depth_max), depth, np.float32(0.0))
         depth = np.ascontiguousarray(depth, dtype=np.float32)
+        if not depth.any():
+            # Open3D aborts ("No block is touched") on a frame without usable depth; such a frame (a blank
+            # prediction, a sensor drop-out) simply adds nothing.
+            log.debug("frame without depth in [%.2f, %.2f] m: nothing to integrate", p.depth_min, p.depth_max)
+            self.frames_integrated += 1
+            return {"blocks": 0, "labelled_voxels": 0}
         world_to_cam = np.linalg.inv(np.asarray(pose, dtype=np.float64))
         intr_t = o3c.Tensor(camera.K, o3c.float64)
         extr_t = o3c.Tensor(world_to_cam, o3c.float64)

@@ -10,7 +10,7 @@ import pytest
 from slamseg.fusion.errors import MapError
 from slamseg.fusion.params import TSDFParams
 from slamseg.fusion.tsdf import SemanticTSDF
-from slamseg.sequences import get_label_set
+from slamseg.sequences import Camera, get_label_set
 from tests.fusion.scenes import Plane, look_at, render_planes, small_camera
 
 NYU13 = get_label_set("nyu13")
@@ -204,3 +204,14 @@ def test_inputs_are_checked_with_names() -> None:
         TSDFParams(voxel_size=-1.0)
     with pytest.raises(MapError, match="40 channels"):
         tsdf.integrate(np.ones(cam.shape, np.float32), None, np.zeros((*cam.shape, 40), np.float32), cam, np.eye(4))
+
+
+def test_frame_without_usable_depth_adds_nothing() -> None:
+    """A blank or out-of-range depth image (a sensor drop-out, an untrained network) is not an error."""
+    cam = Camera(60.0, 60.0, 31.5, 23.5, 64, 48)
+    tsdf = SemanticTSDF()
+    rgb = np.zeros((48, 64, 3), np.uint8)
+    assert tsdf.integrate(np.zeros((48, 64), np.float32), rgb, None, cam, np.eye(4))["blocks"] == 0
+    far = np.full((48, 64), 50.0, np.float32)  # beyond depth_max
+    assert tsdf.integrate(far, rgb, None, cam, np.eye(4))["blocks"] == 0
+    assert tsdf.frames_integrated == 2 and tsdf.stats()["active_blocks"] == 0
