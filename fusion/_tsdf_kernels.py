@@ -16,6 +16,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+import slamseg.fusion.numba_setup  # noqa: F401  (threading layer before any parallel kernel)
+
 _PARALLEL = {"parallel": True, "fastmath": True, "cache": True, "nogil": True}
 
 
@@ -28,18 +30,20 @@ def fuse_labels_kernel(
     world_to_cam: np.ndarray,  # 4 x 4 float64
     intr: np.ndarray,  # (fx, fy, cx, cy) float64
     depth: np.ndarray,  # H x W float32 metres, 0 = invalid (already range-clipped)
-    q: np.ndarray,  # H x W x K float32 observed probabilities
+    log_q: np.ndarray,  # H x W x K float32 log of the observed probabilities (floored by the caller)
     pix_weight: np.ndarray,  # H x W float32 per-pixel weights, or 0 x 0 for constant 1
     trunc: float,
-    floor: float,
 ) -> int:
-    """Fuse the class observation of each voxel's pixel into the voxels with |sdf| < trunc; returns their count."""
+    """Fuse the class observation of each voxel's pixel into the voxels with |sdf| < trunc; returns their count.
+
+    The logs come in precomputed per pixel: numpy's vectorised float32 log over the image is several times
+    cheaper than scalar logs per voxel (about 13 per voxel in the band), which dominated this kernel.
+    """
     res = log_p.shape[1]
     k_cls = log_p.shape[4]
     h, w = depth.shape
     fx, fy, cx, cy = intr[0], intr[1], intr[2], intr[3]
     r = world_to_cam
-    log_floor = np.float32(np.log(floor))
     weighted = pix_weight.shape[0] > 0
     counts = np.zeros(buf.shape[0], dtype=np.int64)
     for i in nb.prange(buf.shape[0]):
@@ -70,9 +74,7 @@ def fuse_labels_kernel(
                     wt = np.float32(pix_weight[v, u]) if weighted else np.float32(1.0)
                     m = np.float32(-np.inf)
                     for k in range(k_cls):
-                        qk = q[v, u, k]
-                        lq = np.log(qk) if qk > floor else log_floor
-                        val = log_p[b, vz, vy, vx, k] + wt * lq
+                        val = log_p[b, vz, vy, vx, k] + wt * log_q[v, u, k]
                         tmp[k] = val
                         if val > m:
                             m = val

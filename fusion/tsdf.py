@@ -226,11 +226,12 @@ class SemanticTSDF:
             if q.shape[:2] != camera.shape:
                 raise MapError(f"class probabilities of shape {q.shape} do not fit camera {camera.shape}")
             buf = self._vbg.hashmap().find(block_coords)[0].numpy().astype(np.int64)
+            log_q = np.log(np.maximum(np.asarray(q, dtype=np.float32), np.float32(p.prob_floor)))
             labelled = kern.fuse_labels_kernel(
                 self._attr("label"), buf, keys, p.voxel_size, world_to_cam, intr, depth,
-                np.ascontiguousarray(q, dtype=np.float32),
+                np.ascontiguousarray(log_q),
                 pix_weight if pix_weight is not None else np.zeros((0, 0), np.float32),
-                p.label_band, p.prob_floor,
+                p.label_band,
             )
             self.frames_labelled += 1
         return {"blocks": n_blocks, "labelled_voxels": labelled}
