@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "colourised depth/labels/normals and optionally the class probabilities into a run folder.",
     )
     p.add_argument("inputs", nargs="+", help="image files, image folders or sequence paths")
-    p.add_argument("--checkpoint", required=True, help="network checkpoint (released or slamseg format)")
+    p.add_argument("--checkpoint", help="network checkpoint (released or slamseg format; default: the bundled model)")
     p.add_argument("--out", help="run folder (default runs/predict-<time>)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
@@ -81,14 +81,6 @@ def iter_frames(inputs: list[str]) -> Iterator[tuple[str, Any]]:
                 yield f"{path.stem}_{frame.index:06d}", frame.rgb
 
 
-def _colourise_depth(depth: Any) -> Any:
-    import matplotlib
-    import numpy as np
-
-    top = float(np.percentile(depth, 99)) or 1.0
-    return (matplotlib.colormaps["turbo"](np.clip(depth / top, 0, 1))[:, :, :3] * 255).astype(np.uint8)
-
-
 def _write_png(path: Path, array: Any) -> None:
     import imageio.v3 as iio
 
@@ -102,13 +94,14 @@ def write_prediction(run: Any, name: str, pred: Any, depth_factor: float, save_p
     """Write one frame's outputs (see the module docstring) into the run folder."""
     import numpy as np
 
+    from slamseg.figures import colourise_depth, colourise_normals
     from slamseg.sequences.atomic import atomic_path
     from slamseg.sequences.labelsets import get_label_set
 
     if pred.depth is not None:
         scaled = np.clip(np.round(pred.depth * depth_factor), 0, 65535).astype(np.uint16)
         _write_png(run.file(f"depth/{name}.png"), scaled)
-        _write_png(run.file(f"depth_vis/{name}.png"), _colourise_depth(pred.depth))
+        _write_png(run.file(f"depth_vis/{name}.png"), colourise_depth(pred.depth))
     if pred.labels is not None:
         k = pred.probs.shape[-1]
         _write_png(run.file(f"labels/{name}.png"), pred.labels.astype(np.uint8 if k < 256 else np.uint16))
@@ -124,7 +117,7 @@ def write_prediction(run: Any, name: str, pred: Any, depth_factor: float, save_p
             with atomic_path(run.file(f"probs/{name}.npz")) as tmp, open(tmp, "wb") as fh:
                 np.savez_compressed(fh, probs=pred.probs.astype(np.float16))
     if pred.normals is not None:
-        _write_png(run.file(f"normals_vis/{name}.png"), ((pred.normals + 1) * 127.5).round().astype(np.uint8))
+        _write_png(run.file(f"normals_vis/{name}.png"), colourise_normals(pred.normals))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -146,12 +139,15 @@ def run(args: argparse.Namespace) -> int:
             class_slice = tuple(int(v) for v in class_slice.split(":"))
         except ValueError:
             raise ConfigError(f"--class-slice {args.class_slice!r}: expected NAME or FIRST:END") from None
-    model = load_model(args.checkpoint)
+    from slamseg.pipelines.common import bundled_checkpoint
+
+    checkpoint = args.checkpoint or bundled_checkpoint()
+    model = load_model(checkpoint)
     predictor = Predictor(model, device=args.device, mode=args.mode, dtype=args.dtype, input_size=input_size,
                           class_slice=class_slice, num_threads=args.threads)
     frames = iter_frames(args.inputs)
     run_folder = RunFolder("predict", out=args.out, overwrite=args.overwrite)
-    config = {"command": "predict", "inputs": list(args.inputs), "checkpoint": str(args.checkpoint),
+    config = {"command": "predict", "inputs": list(args.inputs), "checkpoint": str(checkpoint),
               "arch": model.arch, "device": args.device, "settings": predictor.settings,
               "input_size": list(input_size) if input_size else None, "class_slice": args.class_slice,
               "label_set": predictor.label_set, "depth_factor": args.depth_factor, "save_probs": args.save_probs}
