@@ -40,7 +40,7 @@ class TSDFParams:
         weight_ref_depth: metres, depth up to which a pixel has full weight.
         weight_min: lower bound on w (> 0) so far pixels still count a little.
         weight_threshold: minimum accumulated weight for a voxel to be rendered / meshed.
-        device: Open3D device string ("CPU:0", or "CUDA:0" where Open3D has CUDA).
+        device: Open3D device string; only "CPU:0" for now (the label kernels are numba CPU code).
     """
 
     voxel_size: float = 0.02
@@ -97,6 +97,10 @@ class TSDFParams:
             (self.weight_ref_depth > 0, f"weight_ref_depth must be > 0, got {self.weight_ref_depth}"),
             (0 < self.weight_min <= 1, f"weight_min must be in (0, 1], got {self.weight_min}"),
             (self.weight_threshold >= 0, f"weight_threshold must be >= 0, got {self.weight_threshold}"),
+            # The label, re-weighting and ray-casting kernels are numba CPU kernels reading the voxel blocks
+            # through numpy: a CUDA grid would need them ported first.
+            (self.device.upper().startswith("CPU"), f"device must be a CPU device (CUDA TSDFs are not supported "
+                                                    f"yet), got {self.device!r}"),
         ]
         for ok, message in checks:
             if not ok:

@@ -261,7 +261,8 @@ class SurfelMap:
                 surfels only, as ElasticFusion's model prediction); 0 draws every surfel.
             with_probs: fill ``RenderedView.probs``.
         Returns:
-            RenderedView (depth metres along z, WORLD normals, colour, labels; 0 where nothing was hit).
+            RenderedView (depth metres along z, camera-frame unit normals facing the camera as fusion/types.py
+            specifies, colour, labels; 0 where nothing was hit).
         """
         pose = np.asarray(pose, np.float64)
         if pose.shape != (4, 4):
@@ -276,7 +277,12 @@ class SurfelMap:
         hit = idx >= 0
         sel = idx[hit]
         normals = np.zeros((h, w, 3), np.float32)
-        normals[hit] = self.nrm[sel]
+        # Surfels store world normals; the view reports them in the camera frame, facing the camera (as the TSDF).
+        cam_normals = self.nrm[sel] @ r_cw.T
+        cam_points = self.pos[sel] @ r_cw.T + t_cw
+        facing_away = np.sum(cam_normals * cam_points, axis=1) > 0
+        cam_normals[facing_away] *= -1.0
+        normals[hit] = cam_normals
         colour = np.zeros((h, w, 3), np.uint8)
         colour[hit] = np.clip(np.rint(self.col[sel]), 0, 255).astype(np.uint8)
         labels = np.zeros((h, w), np.int32)

@@ -60,17 +60,19 @@ class Updater:
         self.task_every = stage.task_examples if accumulate else 1
         self.base_every = stage.base_examples if accumulate else 1
 
-        def sgd(names: list[str]) -> torch.optim.SGD:
+        def optimizer(names: list[str]) -> torch.optim.Optimizer:
             param_groups = [
                 {"params": groups[n], "lr": optim.lr * optim.lr_mult.get(n, 1.0) * stage.lr_scale, "name": n}
                 for n in names if groups[n]
             ]
+            if optim.algorithm == "adam":
+                return torch.optim.Adam(param_groups, lr=optim.lr, weight_decay=optim.weight_decay)
             return torch.optim.SGD(param_groups, lr=optim.lr, momentum=optim.momentum,
                                    weight_decay=optim.weight_decay)
 
-        self.optimizers: dict[str, torch.optim.SGD] = {"base": sgd(["encoder", "decoder"])}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {"base": optimizer(["encoder", "decoder"])}
         for task in self.tasks:
-            self.optimizers[task] = sgd([task])
+            self.optimizers[task] = optimizer([task])
         self.seen = dict.fromkeys(self.optimizers, 0)  # examples since the last step
         self.batches = dict.fromkeys(self.optimizers, 0)  # batches that contributed since the last step
 

@@ -93,12 +93,16 @@ class ModelOptions:
 class OptimOptions:
     """SGD as in the paper (lr 1e-3, momentum 0.9), per-group learning-rate multipliers.
 
+    ``algorithm``: "sgd" (the paper, which starts from ImageNet weights) or "adam" (``momentum`` unused), which
+    trains a randomly initialised network much faster when no pre-trained weights are at hand.
+
     ``lr_mult`` keys: ``encoder`` (MobileNet-v2), ``decoder`` (RefineNet blocks), and one per task head
     (``segm``, ``depth``, ``normals``; the paper multiplies the normals head by 10).
     """
 
     lr: float = 1e-3
     momentum: float = 0.9
+    algorithm: Literal["sgd", "adam"] = "sgd"
     weight_decay: float = 1e-5
     lr_mult: dict[str, float] = field(
         default_factory=lambda: {"encoder": 1.0, "decoder": 1.0, "segm": 1.0, "depth": 1.0, "normals": 10.0}

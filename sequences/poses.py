@@ -179,21 +179,22 @@ def read_tum_trajectory(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return stamps_arr[order], poses[order]
 
 
-def format_tum_trajectory(timestamps: np.ndarray, poses: np.ndarray) -> str:
-    """Text of a TUM trajectory file (timestamps ``%.6f``, values ``%.9f``), with a header comment."""
+def format_tum_trajectory(timestamps: np.ndarray, poses: np.ndarray, title: str = "trajectory") -> str:
+    """Text of a TUM trajectory file (timestamps ``%.6f``, values ``%.9f``) with a header comment naming it."""
     timestamps = np.asarray(timestamps, dtype=np.float64)
     poses = np.asarray(poses, dtype=np.float64)
     if poses.ndim != 3 or poses.shape[1:] != (4, 4) or len(poses) != len(timestamps):
-        raise ValueError(f"need N timestamps and N x 4 x 4 poses, got {timestamps.shape} and {poses.shape}")
-    lines = ["# ground truth trajectory (camera-to-world)", "# timestamp tx ty tz qx qy qz qw"]
+        raise SequenceFormatError(f"need N timestamps and N x 4 x 4 poses, got {timestamps.shape} and {poses.shape}")
+    lines = [f"# {title} (camera-to-world)", "# timestamp tx ty tz qx qy qz qw"]
     for t, pose in zip(timestamps, poses):
         lines.append(f"{t:.6f} " + " ".join(f"{v:.9f}" for v in pose_to_tum(pose)))
     return "\n".join(lines) + "\n"
 
 
-def write_tum_trajectory(path: str | Path, timestamps: np.ndarray, poses: np.ndarray) -> None:
+def write_tum_trajectory(path: str | Path, timestamps: np.ndarray, poses: np.ndarray,
+                         title: str = "trajectory") -> None:
     """Write (N,) timestamps (s) and (N, 4, 4) camera-to-world poses as a TUM trajectory file, atomically."""
-    atomic_write_text(path, format_tum_trajectory(timestamps, poses))
+    atomic_write_text(path, format_tum_trajectory(timestamps, poses, title))
 
 
 def read_log_trajectory(path: str | Path) -> tuple[np.ndarray, np.ndarray]:

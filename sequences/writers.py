@@ -139,7 +139,8 @@ def write_tum_sequence(
         if entries:
             atomic_write_text(out / f"{key}.txt", _list_text(titles[key], entries))
     if poses:
-        atomic_write_text(out / "groundtruth.txt", format_tum_trajectory(np.array(stamps), np.array(poses)))
+        text = format_tum_trajectory(np.array(stamps), np.array(poses), "ground-truth trajectory")
+        atomic_write_text(out / "groundtruth.txt", text)
     meta = {**camera.to_dict(), "depth_scale": float(depth_scale), "label_set": label_set, **(extra_camera or {})}
     atomic_write_text(out / "camera.json", json.dumps(meta, indent=2) + "\n")
     log.info("wrote %d frames to %s", len(lists["rgb"]), out)

@@ -134,16 +134,27 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``dotted.key=value`` overrides (value parsed as YAML) to nested dict ``data`` in place."""
+Override = str | tuple[str, Any]
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[Override]) -> dict[str, Any]:
+    """Apply overrides to nested dict ``data`` in place.
+
+    An override is either a ``"dotted.key=value"`` string (``--set``; the value is parsed as YAML, so numbers and
+    lists work) or a ``(dotted.key, value)`` pair of an already typed value (a CLI flag: a path such as
+    ``runs/#2`` or ``2024`` must stay the string it is).
+    """
     for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r} must look like key=value (e.g. fusion.voxel_size=0.02)")
-        key, raw = item.split("=", 1)
-        try:
-            value = yaml.safe_load(raw) if raw != "" else ""
-        except yaml.YAMLError as err:
-            raise ConfigError(f"override {key!r}: cannot parse value {raw!r}: {err}") from None
+        if isinstance(item, tuple):
+            key, value = item
+        else:
+            if "=" not in item:
+                raise ConfigError(f"override {item!r} must look like key=value (e.g. fusion.voxel_size=0.02)")
+            key, raw = item.split("=", 1)
+            try:
+                value = yaml.safe_load(raw) if raw != "" else ""
+            except yaml.YAMLError as err:
+                raise ConfigError(f"override {key!r}: cannot parse value {raw!r}: {err}") from None
         node = data
         parts = key.strip().split(".")
         for part in parts[:-1]:
@@ -174,7 +185,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None) -> T:
+def load_config(cls: type[T], path: str | Path | None = None, overrides: list[Override] | None = None) -> T:
     """Defaults of ``cls`` <- YAML file (optional) <- overrides, validated."""
     data = read_yaml(path) if path is not None else {}
     data.pop("command", None)  # the file's schema tag, not an option

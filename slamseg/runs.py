@@ -60,8 +60,7 @@ class RunFolder:
             if overwrite:
                 shutil.rmtree(self.final)
             elif resume:
-                # A finished run: move it back to work on it (e.g. resume with more frames).
-                os.replace(self.final, self.path)
+                raise RunFolderError(f"{self.final} is a finished run: there is nothing to resume")
             else:
                 raise RunFolderError(
                     f"{self.final} already exists; choose another --out, or pass --overwrite or --resume"

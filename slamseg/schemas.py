@@ -62,7 +62,7 @@ def resolve_config_path(name_or_path: str | Path) -> Path:
 
 
 def load_named_config(
-    name_or_path: str | Path, overrides: list[str] | None = None, command: str | None = None
+    name_or_path: str | Path, overrides: list | None = None, command: str | None = None
 ) -> Any:
     """Load a config by bundled name or path, validated against its command's schema.
 

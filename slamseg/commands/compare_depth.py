@@ -43,12 +43,12 @@ def run(args: argparse.Namespace) -> int:
     pairs = {"sequence.path": args.sequence, "network.checkpoint": args.checkpoint, "max_depth": args.max_depth,
              "sequence.start": args.start, "sequence.stop": args.stop, "sequence.step": args.step,
              "network.device": args.device}
-    overrides = [f"{k}={v}" for k, v in pairs.items() if v is not None]
+    overrides: list = [(k, v) for k, v in pairs.items() if v is not None]
     overrides += input_size_overrides(args.input_size)
     if args.nyu_crop:
-        overrides.append("nyu_crop=true")
+        overrides.append(("nyu_crop", True))
     if args.no_median_scaling:
-        overrides.append("median_scaling=false")
+        overrides.append(("median_scaling", False))
     overrides += args.overrides
     if args.config:
         cfg = load_named_config(args.config, overrides, command="compare-depth")

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from slamseg.schemas import load_named_config
 
     pairs = {"checkpoint": args.checkpoint, "frames": args.frames, "seed": args.seed}
-    overrides = [f"{k}={v}" for k, v in pairs.items() if v is not None] + list(args.overrides)
+    overrides = [(k, v) for k, v in pairs.items() if v is not None] + list(args.overrides)
     cfg = load_named_config(args.config, overrides, command="demo")
     t0 = time.perf_counter()
     run_folder = RunFolder("demo", out=args.out, overwrite=args.overwrite)

@@ -97,9 +97,10 @@ def write_prediction(run: Any, name: str, pred: Any, depth_factor: float, save_p
     from slamseg.figures import colourise_depth, colourise_normals
     from slamseg.sequences.atomic import atomic_path
     from slamseg.sequences.labelsets import get_label_set
+    from slamseg.sequences.writers import encode_depth
 
     if pred.depth is not None:
-        scaled = np.clip(np.round(pred.depth * depth_factor), 0, 65535).astype(np.uint16)
+        scaled = encode_depth(pred.depth, depth_factor)  # too far for uint16: 0 (invalid), not saturated
         _write_png(run.file(f"depth/{name}.png"), scaled)
         _write_png(run.file(f"depth_vis/{name}.png"), colourise_depth(pred.depth))
     if pred.labels is not None:

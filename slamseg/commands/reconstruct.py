@@ -40,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def flag_overrides(args: argparse.Namespace) -> list[str]:
+def flag_overrides(args: argparse.Namespace) -> list:
     """The command-line flags as config overrides (flags win over the config file)."""
     pairs = {
         "sequence.path": args.sequence, "network.checkpoint": args.checkpoint, "depth": args.depth,
@@ -49,14 +49,14 @@ def flag_overrides(args: argparse.Namespace) -> list[str]:
         "sequence.step": args.step, "network.device": args.device, "tsdf.voxel_size": args.voxel_size,
         "viz": args.viz,
     }
-    out = [f"{k}={v}" for k, v in pairs.items() if v is not None]
+    out: list = [(k, v) for k, v in pairs.items() if v is not None]
     out += input_size_overrides(args.input_size)
     if args.save_predictions:
-        out.append("save_predictions=true")
+        out.append(("save_predictions", True))
     return out + list(args.overrides)
 
 
-def input_size_overrides(text: str | None) -> list[str]:
+def input_size_overrides(text: str | None) -> list:
     """``--input-size 320x240`` as network.input_width/height overrides ([] when not given)."""
     if not text:
         return []
@@ -66,7 +66,7 @@ def input_size_overrides(text: str | None) -> list[str]:
         w, h = (int(x) for x in text.lower().split("x"))
     except ValueError:
         raise ConfigError(f"--input-size must look like 320x240, got {text!r}") from None
-    return [f"network.input_width={w}", f"network.input_height={h}"]
+    return [("network.input_width", w), ("network.input_height", h)]
 
 
 def run(args: argparse.Namespace) -> int:

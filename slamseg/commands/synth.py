@@ -34,6 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="add Kinect-like depth noise and holes")
     p.add_argument("--no-furniture", dest="furniture", action="store_const", const=False,
                    help="render the bare room (walls, floor, ceiling, door, windows, pictures)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set frames=50 (repeatable)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
@@ -46,14 +47,14 @@ def run(args: argparse.Namespace) -> int:
     from slamseg.schemas import load_named_config
 
     overrides = list(args.overrides)
-    overrides += [f"{key}={getattr(args, flag)}" for flag, key in _FLAGS.items() if getattr(args, flag) is not None]
+    overrides += [(key, getattr(args, flag)) for flag, key in _FLAGS.items() if getattr(args, flag) is not None]
     if args.noise is not None:
-        overrides.append("noise=true")
+        overrides.append(("noise", True))
     if args.furniture is not None:
-        overrides.append("furniture=false")
+        overrides.append(("furniture", False))
     cfg = load_named_config(args.config, overrides, command="synth")
     folder = RunFolder("synth", out=args.out, overwrite=args.overwrite)
-    summary = write_synthetic_sequence(cfg, folder, progress=None)
+    summary = write_synthetic_sequence(cfg, folder, progress=not args.no_progress)
     out = folder.finish()
     print(f"wrote {summary['frames']} frames ({cfg.width}x{cfg.height}, seed {cfg.seed}"
           f"{', noisy depth' if cfg.noise else ''}) to {out}")

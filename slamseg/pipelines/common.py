@@ -16,9 +16,6 @@ from slamseg.sequences import Frame, Sequence, open_sequence
 
 log = logging.getLogger(__name__)
 
-BUNDLED_DIR = Path(__file__).resolve().parents[2] / "networks" / "weights"
-
-
 def open_source(source: SequenceSource) -> Sequence:
     """Open ``source.path`` and slice it; errors name the path."""
     if not source.path:
@@ -33,21 +30,20 @@ def open_source(source: SequenceSource) -> Sequence:
     return view
 
 
+BUNDLED_MODEL = "synthetic_nyu40.pt"
+
+
 def bundled_checkpoint() -> Path:
     """The network weights shipped with slamseg (trained on synthetic rooms; see BENCHMARKS.md)."""
-    try:
-        import slamseg.networks.weights as weights_pkg
+    import slamseg.networks
 
-        folder = Path(weights_pkg.__file__).resolve().parent
-    except ImportError:
-        folder = BUNDLED_DIR
-    candidates = sorted(folder.glob("*.pt"))
-    if not candidates:
+    path = Path(slamseg.networks.__file__).resolve().parent / "weights" / BUNDLED_MODEL
+    if not path.is_file():
         raise CheckpointError(
-            f"no bundled model in {folder}: pass a checkpoint (--checkpoint FILE), or train one with "
-            "'slamseg train configs/train_synthetic.yaml' (see BENCHMARKS.md)"
+            f"the bundled model {path} is missing: pass a checkpoint (--checkpoint FILE), or train it with "
+            "'slamseg train train_synthetic --out runs/train-synthetic' (see BENCHMARKS.md)"
         )
-    return candidates[0]
+    return path
 
 
 def make_predictor(options: NetworkOptions) -> Any:
@@ -59,7 +55,7 @@ def make_predictor(options: NetworkOptions) -> Any:
         raise CheckpointError(f"{checkpoint}: checkpoint file not found")
     dtype = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}[options.precision]
     return Predictor(checkpoint, device=options.device, input_size=options.input_size, dtype=dtype,
-                     num_threads=options.threads)
+                     num_threads=options.threads, class_slice=options.class_slice)
 
 
 def batched(sequence: Sequence, batch_size: int, start: int = 0) -> Iterator[list[tuple[int, Frame]]]:

@@ -69,7 +69,7 @@ def run_compare_depth(cfg: CompareDepthConfig, run: RunFolder, progress: bool = 
     panel_every = max(len(sequence) // max(cfg.panel_frames, 1), 1)
     timer = StageTimer()
 
-    def handle(frame: Frame, prediction: Any) -> None:
+    def handle(frame: Frame, prediction: Any, position: int) -> None:
         gt, pred = frame.depth, prediction.depth
         valid = (gt > 0) & (gt <= cfg.max_depth)
         if mask is not None:
@@ -88,7 +88,7 @@ def run_compare_depth(cfg: CompareDepthConfig, run: RunFolder, progress: bool = 
             keep = rng.random(err.size) < MAX_ERROR_SAMPLES / max(len(sequence) * err.size, 1)
             errors.append(err[keep])
             distances.append(gt[valid][keep])
-        if cfg.panel_frames and frame.index % panel_every == 0 and len(panels) < cfg.panel_frames:
+        if cfg.panel_frames and position % panel_every == 0 and len(panels) < cfg.panel_frames:
             vmax = float(np.percentile(gt[gt > 0], 99)) if (gt > 0).any() else cfg.max_depth
             abs_err = np.where(valid, np.abs(pred - gt), 0.0).astype(np.float32)
             panels.append([(f"frame {frame.index}", frame.rgb), ("sensor depth", colourise_depth(gt, vmax)),
@@ -110,7 +110,7 @@ def run_compare_depth(cfg: CompareDepthConfig, run: RunFolder, progress: bool = 
                 predictions = predictor.predict([f.rgb for f in batch])
             with timer.stage("metrics", count=len(batch)):
                 for f, p in zip(batch, predictions):
-                    handle(f, p)
+                    handle(f, p, len(rows))
             bar.update(len(batch))
             batch = []
     bar.close()

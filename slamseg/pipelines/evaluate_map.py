@@ -38,7 +38,7 @@ def run_evaluate_map(run_dir: str | Path, out: RunFolder, sequence_path: str | N
         if not (run_dir / needed).exists():
             raise ConfigError(f"{run_dir}: not a finished reconstruct run (no {needed})")
     cfg = load_config(ReconstructConfig, run_dir / "config.yaml",
-                      [f"sequence.path={sequence_path}"] if sequence_path else [])
+                      [("sequence.path", sequence_path)] if sequence_path else [])
     sequence = open_source(cfg.sequence)
     semantic_map = load_map(run_dir / "map.npz")
     stamps, poses = read_tum_trajectory(run_dir / "trajectory.txt")

@@ -46,6 +46,7 @@ class NetworkOptions:
         batch_size: frames per forward pass.
         precision: "fp32", or "fp16"/"bf16" (GPU).
         threads: CPU threads for torch; None = torch's default.
+        class_slice: for a multi-dataset model, the label set (e.g. "nyu40") whose channels to use.
     """
 
     checkpoint: str | None = None
@@ -55,6 +56,7 @@ class NetworkOptions:
     batch_size: int = 4
     precision: Literal["fp32", "fp16", "bf16"] = "fp32"
     threads: int | None = None
+    class_slice: str | None = None
 
     def __post_init__(self) -> None:
         if (self.input_width is None) != (self.input_height is None):

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from slamseg.errors import ConfigError, SequenceFormatError
+from slamseg.errors import ConfigError, LabelSetError, SequenceFormatError
 from slamseg.fusion.maps import load_map
 from slamseg.pipelines import reconstruct_outputs as outputs
 from slamseg.pipelines.common import StageTimer, make_predictor, open_source
@@ -68,15 +68,26 @@ def _check_requirements(cfg: ReconstructConfig, sequence: Sequence, first: Frame
         raise ConfigError(f"{name}: --labels gt needs label images, but this sequence has none")
 
 
-def _map_label_set(cfg: ReconstructConfig) -> LabelSet:
+def _maps_into(source: LabelSet, target: LabelSet) -> bool:
+    try:
+        get_mapping(source, target)
+    except LabelSetError:
+        return False
+    return True
+
+
+def _map_label_set(cfg: ReconstructConfig, probs_label_set: LabelSet | None) -> LabelSet:
+    """NYU-13 or NYU-40 (``classes``) for indoor labels; KITTI-6 when the labels are KITTI's."""
+    if probs_label_set is not None and probs_label_set.name.startswith("kitti"):
+        return get_label_set("kitti6")
     return get_label_set("nyu13" if cfg.classes == 13 else "nyu40")
 
 
-def make_map(cfg: ReconstructConfig, probs_label_set: LabelSet | None) -> Any:
+def make_map(cfg: ReconstructConfig, label_set: LabelSet, probs_label_set: LabelSet | None) -> Any:
     """An empty map of the configured kind whose integrate() accepts ``probs_label_set`` probabilities."""
-    label_set = _map_label_set(cfg)
-    if probs_label_set is not None:
-        get_mapping(probs_label_set, label_set)  # fail now, not at the first labelled frame
+    if probs_label_set is not None and not _maps_into(probs_label_set, label_set):
+        raise ConfigError(f"labels of {probs_label_set.name} cannot be mapped to the map's {label_set.name} classes "
+                          f"(try --classes 40)")
     if cfg.map == "tsdf":
         from slamseg.fusion.tsdf import SemanticTSDF
 
@@ -111,22 +122,37 @@ class Reconstruction:
         _check_requirements(cfg, self.sequence, first)
         self.camera = first.camera
         self.predictor = make_predictor(cfg.network) if cfg.needs_network else None
-        self.map_label_set = _map_label_set(cfg)
-        probs_set = None
-        if cfg.labels == "network" and self.predictor is not None:
-            probs_set = get_label_set(self.predictor.label_set)
-        elif cfg.labels == "gt":
-            probs_set = self.sequence.label_set
-        self.map = make_map(cfg, probs_set)
+        probs_set = self._probs_label_set()
+        self.map_label_set = _map_label_set(cfg, probs_set)
+        self.map = make_map(cfg, self.map_label_set, probs_set)
         self.tracker = make_tracker(cfg)
         self.timer = StageTimer()
         self.state = ReconstructionState()
-        self.evaluation = GroundTruthCollector(self.map_label_set, self.sequence.label_set,
+        gt_set = self.sequence.label_set
+        if gt_set is not None and not _maps_into(gt_set, self.map_label_set):
+            log.warning("the sequence's %s labels do not map into the map's %s classes: no 2D label evaluation",
+                        gt_set.name, self.map_label_set.name)
+            gt_set = None
+        self.evaluation = GroundTruthCollector(self.map_label_set, gt_set,
                                                label_stride=max(len(self.sequence) // MAX_LABEL_FRAMES, 1))
         self.samples: list[dict[str, np.ndarray]] = []
         self.viz = outputs.make_viz(cfg.viz, self.map_label_set)
         if run.resumed:
             self._restore()
+
+    def _probs_label_set(self) -> LabelSet | None:
+        """The label set of the class probabilities the map will be given; checks the network can supply them."""
+        if self.cfg.labels == "gt":
+            return self.sequence.label_set
+        if self.cfg.labels == "none" or self.predictor is None:
+            return None
+        if "segm" not in self.predictor.tasks:
+            raise ConfigError(f"--labels network: the model predicts {', '.join(self.predictor.tasks)}, no "
+                              "segmentation (use --labels gt or none)")
+        if self.predictor.label_set is None:
+            raise ConfigError("--labels network: the model's classes belong to no single label set (a multi-dataset "
+                              "model?); choose one with --set network.class_slice=NAME, e.g. nyu40")
+        return get_label_set(self.predictor.label_set)
 
     # --------------------------------------------------------------------------------------------- resume
     def _restore(self) -> None:
@@ -190,9 +216,10 @@ class Reconstruction:
             return frame.pose
         previous = np.array(self.state.poses[-1]) if self.state.poses else (
             frame.pose if frame.pose is not None else np.eye(4))
-        result = self.tracker.track(depth, frame.rgb, frame.camera, previous, self.map)
+        result = self.tracker.track(depth, frame.rgb, frame.camera, previous, self.map, frame_index=frame.index)
         if not result.ok:
-            log.warning("tracking failed at frame %d (%s); frame skipped", frame.index, result.info)
+            log.warning("tracking failed at frame %d (%s); frame skipped", frame.index,
+                        result.info.get("reason", "unknown reason"))
             return None
         return result.pose
 
@@ -213,7 +240,7 @@ class Reconstruction:
             self.evaluation.add(frame, prediction)
         if self.cfg.save_predictions and prediction is not None:
             outputs.save_prediction(self.run, frame, prediction)
-        outputs.keep_sample(self.samples, frame, prediction, len(self.sequence))
+        outputs.keep_sample(self.samples, frame, prediction, len(self.state.indices) - 1, len(self.sequence))
         if self.viz is not None:
             self.viz.log_frame(frame, prediction, pose, depth)
 

@@ -27,10 +27,13 @@ log = logging.getLogger(__name__)
 MAX_SAMPLES = 4  # sample frames kept for the report figure
 
 
-def keep_sample(samples: list[dict[str, np.ndarray]], frame: Frame, prediction: Any, total: int) -> None:
-    """Keep up to MAX_SAMPLES evenly spread frames (rgb, depths, labels) for the report."""
+def keep_sample(samples: list[dict[str, np.ndarray]], frame: Frame, prediction: Any, position: int, total: int
+                ) -> None:
+    """Keep up to MAX_SAMPLES evenly spread frames (rgb, depths, labels) for the report.
+
+    ``position`` counts frames processed in this run (not the dataset index, which a sliced sequence skips)."""
     every = max(total // MAX_SAMPLES, 1)
-    if frame.index % every != 0 or len(samples) >= MAX_SAMPLES:
+    if position % every != 0 or len(samples) >= MAX_SAMPLES:
         return
     sample = {"index": frame.index, "rgb": frame.rgb}
     if frame.depth is not None:
@@ -48,7 +51,9 @@ def save_prediction(run: RunFolder, frame: Frame, prediction: Any) -> None:
     """Per-frame predicted depth (uint16 mm PNG) and labels (PNG) under ``predictions/``."""
     import imageio.v3 as iio
 
-    depth_mm = np.clip(np.round(prediction.depth * 1000.0), 0, 65535).astype(np.uint16)
+    from slamseg.sequences.writers import MM_DEPTH_SCALE, encode_depth
+
+    depth_mm = encode_depth(prediction.depth, MM_DEPTH_SCALE)  # beyond 65.5 m: 0 (invalid), not saturated
     for name, image in ((f"predictions/depth/{frame.index:06d}.png", depth_mm),
                         (f"predictions/labels/{frame.index:06d}.png", prediction.labels.astype(np.uint8))):
         with atomic_path(run.file(name)) as tmp:
@@ -75,7 +80,8 @@ def write_outputs(job: Reconstruction) -> dict[str, Any]:
     else:
         points = geometry
     files["cloud_ply"] = export_point_cloud(points, run.file("cloud.ply"))
-    write_tum_trajectory(run.file("trajectory.txt"), np.array(job.state.timestamps), np.array(job.state.poses))
+    write_tum_trajectory(run.file("trajectory.txt"), np.array(job.state.timestamps), np.array(job.state.poses),
+                         "estimated camera trajectory of slamseg reconstruct")
     files["trajectory"] = run.file("trajectory.txt")
     files["map"] = job.map.save(run.file("map.npz"))
 

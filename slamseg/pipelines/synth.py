@@ -11,7 +11,7 @@ from slamseg.pipelines.synth_config import SynthConfig
 from slamseg.runs import RunFolder
 
 
-def write_synthetic_sequence(cfg: SynthConfig, run: RunFolder, progress: bool | None = True) -> dict[str, Any]:
+def write_synthetic_sequence(cfg: SynthConfig, run: RunFolder, progress: bool = True) -> dict[str, Any]:
     """Render ``cfg``'s sequence into ``run`` (not finished: the caller renames it); returns the summary.
 
     Writes slamseg's TUM-style layout (rgb, depth, labels, normals, groundtruth.txt, camera.json), the scene mesh

@@ -241,3 +241,18 @@ def test_bad_inputs_raise_map_error() -> None:
         m.integrate(np.zeros((10, 10), np.float32), _rgb(), None, CAM, np.eye(4))
     with pytest.raises(MapError, match="channels"):
         m.integrate(_plane_depth(), _rgb(), np.zeros((*CAM.shape, 5), np.float32), CAM, np.eye(4))
+
+
+def test_rendered_normals_are_in_the_camera_frame_for_a_rotated_pose() -> None:
+    """A floor plane (world normal +z) seen by a camera looking straight down: camera-frame normal (0, 0, -1)."""
+    cam = Camera(80.0, 80.0, 39.5, 29.5, 80, 60)
+    pose = np.eye(4)
+    pose[:3, :3] = np.array([[1.0, 0, 0], [0, -1.0, 0], [0, 0, -1.0]])  # camera z axis = world -z (down)
+    pose[:3, 3] = [0.0, 0.0, 1.5]
+    surfels = SurfelMap()
+    depth = np.full((60, 80), 1.5, np.float32)
+    surfels.integrate(depth, np.zeros((60, 80, 3), np.uint8), None, cam, pose)
+    view = surfels.render(cam, pose, min_confidence=0.0)
+    n = view.normals[view.depth > 0]
+    assert len(n) > 1000
+    np.testing.assert_allclose(np.median(n, axis=0), [0.0, 0.0, -1.0], atol=1e-3)

@@ -61,3 +61,17 @@ def test_frame_validation_names_the_problem() -> None:
     cam = Camera(1.0, 1.0, 0.0, 0.0, 4, 3)
     with pytest.raises(SequenceFormatError, match="depth must be 3x4 float32"):
         Frame(0, 0.0, np.zeros((3, 4, 3), np.uint8), cam, depth=np.zeros((3, 4), np.float64)).validate()
+
+
+def test_atomic_files_get_the_umask_permissions(tmp_path) -> None:
+    import os
+    import stat
+
+    from slamseg.sequences.atomic import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o644

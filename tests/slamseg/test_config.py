@@ -98,3 +98,10 @@ class _Holder:
 def test_post_init_errors_of_nested_sections_name_the_section() -> None:
     with pytest.raises(ConfigError, match=r"'part'.*size must be > 0"):
         from_dict(_Holder, {"part": {"size": -1.0}})
+
+
+def test_typed_flag_overrides_are_not_reparsed() -> None:
+    """A path from a flag stays the string it is ('#' is no YAML comment, '2024' no number)."""
+    data = apply_overrides({}, [("name", "runs/#2"), ("inner.voxel_size", 0.5), "frames=3"])
+    assert data == {"name": "runs/#2", "inner": {"voxel_size": 0.5}, "frames": 3}
+    assert from_dict(Outer, apply_overrides({}, [("name", "2024")])).name == "2024"

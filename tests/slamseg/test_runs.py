@@ -28,6 +28,9 @@ def test_existing_and_interrupted_runs_need_a_flag(tmp_path: Path) -> None:
     resumed = RunFolder("x", out=tmp_path / "half", resume=True)
     assert resumed.resumed
     assert RunFolder("x", out=tmp_path / "done", overwrite=True).path == tmp_path / "done.partial"
+    RunFolder("x", out=tmp_path / "other").finish()
+    with pytest.raises(RunFolderError, match="finished run"):
+        RunFolder("x", out=tmp_path / "other", resume=True)
 
 
 def test_default_name_has_command_and_timestamp(tmp_path: Path) -> None:
