@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import torch
 
 from slamseg.networks.datasets import labels_to_channels
-from slamseg.networks.losses import upsample_to
 from slamseg.networks.metrics import DepthMetrics, NormalsMetrics, SegmentationMetrics, nyu_crop_mask
 from slamseg.sequences.frame import Frame
 from slamseg.sequences.sequence import Sequence
@@ -25,14 +24,22 @@ from slamseg.sequences.sequence import Sequence
 log = logging.getLogger(__name__)
 
 
-def _batches(seq: Sequence, batch_size: int) -> list[list[Frame]]:
-    out: list[list[Frame]] = []
+def _batches(seq: Sequence, batch_size: int) -> Iterator[list[Frame]]:
+    """Frames in batches of equal image size, streamed (a dataset never has to fit in memory)."""
+    batch: list[Frame] = []
     for frame in seq:
-        if out and len(out[-1]) < batch_size and out[-1][0].rgb.shape == frame.rgb.shape:
-            out[-1].append(frame)
-        else:
-            out.append([frame])
-    return out
+        if batch and (len(batch) == batch_size or batch[0].rgb.shape != frame.rgb.shape):
+            yield batch
+            batch = []
+        batch.append(frame)
+    if batch:
+        yield batch
+
+
+def _resize(pred: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
+    if tuple(pred.shape[-2:]) == tuple(size):
+        return pred
+    return torch.nn.functional.interpolate(pred, size=size, mode=mode, align_corners=False)
 
 
 @torch.no_grad()
@@ -49,6 +56,7 @@ def evaluate_sequence(
     batch_size: int = 4,
     device: torch.device | str = "cpu",
     progress: Callable[[int], None] | None = None,
+    resize: str = "bicubic",
 ) -> dict[str, Any]:
     """Metrics of ``model`` on every annotated frame of ``seq``.
 
@@ -61,6 +69,8 @@ def evaluate_sequence(
             first channel when a slice is given.
         nyu_crop, max_depth: depth evaluation crop and cap (metres).
         progress: called with the number of frames done after each batch.
+        resize: how outputs are brought to the image size; "bicubic" as the Predictor (and the released demo)
+            does, so that the numbers are those of what users get.
     Returns:
         {"frames": n, "segm": {...} | None, "depth": {...} | None, "normals": {...} | None, "per_class_iou": [...]}
         with the metric dicts of :mod:`slamseg.networks.metrics` (fractions, metres, degrees).
@@ -85,17 +95,17 @@ def evaluate_sequence(
             crop = nyu_crop_mask(h, w) if nyu_crop else None
             for i, frame in enumerate(frames):
                 if segm is not None and frame.labels is not None:
-                    logits = upsample_to(out["segm"][i: i + 1, first:end].float(), (h, w))[0]
+                    logits = _resize(out["segm"][i: i + 1, first:end].float(), (h, w), resize)[0]
                     gt = labels_to_channels(frame.labels, offset) - first
                     gt[gt >= end - first] = -1  # ignore (255) and out-of-slice ids
                     segm.update(logits.argmax(0).cpu().numpy(), gt)
                     counts["segm"] += 1
                 if depth is not None and frame.depth is not None:
-                    pred = upsample_to(out["depth"][i: i + 1].float(), (h, w))[0, 0].abs().cpu().numpy()
+                    pred = _resize(out["depth"][i: i + 1].float(), (h, w), resize)[0, 0].abs().cpu().numpy()
                     depth.update(pred, frame.depth, crop)
                     counts["depth"] += 1
                 if normals is not None and frame.normals is not None:
-                    pred = upsample_to(out["normals"][i: i + 1].float(), (h, w))[0].permute(1, 2, 0).cpu().numpy()
+                    pred = _resize(out["normals"][i: i + 1].float(), (h, w), resize)[0].permute(1, 2, 0).cpu().numpy()
                     normals.update(pred, frame.normals)
                     counts["normals"] += 1
             counts["frames"] += len(frames)

@@ -77,12 +77,16 @@ class Trainer:
                  progress: bool = True) -> None:
         self.cfg = config
         self.run_dir = Path(run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
         self.progress = progress
         self.device = resolve_device(config.device)
         if config.threads > 0:
             torch.set_num_threads(config.threads)
         self.dist: DistInfo = init_from_env(self.device)
+        # Process 0 owns the run folder (created, or replaced with --overwrite, before it gets here); the others
+        # wait for it instead of racing it to the folder.
+        if self.dist.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        barrier(self.dist)
         if self.dist.active and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
             torch.cuda.set_device(self.device)
