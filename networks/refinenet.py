@@ -106,11 +106,23 @@ class JointNet(MobileNetV2Encoder):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        # He initialisation for convolutions, unit/zero BatchNorm (as in the authors' code); a checkpoint
-        # usually overwrites all of it.
+        # The encoder has BatchNorm after every convolution: He initialisation. The decoder and heads have none,
+        # and their skip sums and CRP chains add outputs up: with He (fan-out) initialisation the first gradients
+        # reach 1e4 at the input layer and one SGD step saturates every ReLU6 (a dead network that only learns
+        # the class prior through the head bias). So the decoder's convolutions preserve variance (fan-in,
+        # linear gain) and each CRP stage starts as a near-identity residual branch (std 0.01). A checkpoint
+        # overwrites all of it.
+        crp = {id(m) for name, child in self.named_children() if name.startswith("crp") for m in child.modules()}
+        decoder = {id(m) for name, child in self.named_children() if not name.startswith("layer")
+                   for m in child.modules()}
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
+                if id(m) in crp:
+                    nn.init.normal_(m.weight, std=0.01)
+                elif id(m) in decoder:
+                    nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="linear")
+                else:
+                    nn.init.kaiming_normal_(m.weight, mode="fan_out")
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
             elif isinstance(m, nn.BatchNorm2d):

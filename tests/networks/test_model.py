@@ -95,3 +95,21 @@ def test_upsampling_is_bilinear_to_skip_size() -> None:
     # align_corners=False: the corners sample at -0.25 of a pixel, clamped -> exact corner values.
     assert up[0, 0, 0, 0] == 0.0 and up[0, 0, -1, -1] == 3.0
     np.testing.assert_allclose(up[0, 0, 1, 2].item(), 1.5)  # centre: mean of the four
+
+
+def test_fresh_model_trains_from_scratch_without_dying() -> None:
+    """Regression: with He initialisation in the BatchNorm-free decoder the first gradients reached ~1e4 and one
+    SGD step left every ReLU6 saturated (zero gradients: the network only learnt the class prior). A fresh
+    model's gradients must reach the input layer, bounded, and one SGD step must leave them non-zero."""
+    torch.manual_seed(0)
+    model = build_model("nyud_joint").train()
+    x = torch.randn(2, 3, 64, 64)
+    target = torch.randint(0, 40, (2, 16, 16))
+    opt = torch.optim.SGD(model.parameters(), lr=0.005, momentum=0.9)
+    for _ in range(2):
+        opt.zero_grad()
+        out = model(x)
+        (torch.nn.functional.cross_entropy(out["segm"], target) + out["depth"].abs().mean()).backward()
+        first = float(model.layer1[0].weight.grad.norm())
+        assert 0.0 < first < 1e3
+        opt.step()
