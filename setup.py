@@ -62,8 +62,9 @@ setup(
         "cpu": ["open3d-cpu>=0.18"],
         "cuda": ["open3d>=0.18"],
         "onnx": ["onnx>=1.15", "onnxruntime>=1.17"],
-        "viz": ["rerun-sdk>=0.15"],
-        "dev": ["pytest>=7.4", "ruff>=0.4"],
+        "viz": ["rerun-sdk>=0.23"],
+        # dev: what `make test` needs; the ONNX and rerun extras are tested too, so they are part of it.
+        "dev": ["pytest>=7.4", "ruff>=0.4", "onnx>=1.15", "onnxruntime>=1.17", "rerun-sdk>=0.23"],
     },
     entry_points={"console_scripts": ["slamseg=slamseg.cli:main"]},
 )

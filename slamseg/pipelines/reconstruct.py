@@ -136,7 +136,7 @@ class Reconstruction:
         self.evaluation = GroundTruthCollector(self.map_label_set, gt_set,
                                                label_stride=max(len(self.sequence) // MAX_LABEL_FRAMES, 1))
         self.samples: list[dict[str, np.ndarray]] = []
-        self.viz = outputs.make_viz(cfg.viz, self.map_label_set)
+        self.viz = outputs.make_viz(cfg.viz, self.map_label_set, run, cfg.viz_connect)
         if run.resumed:
             self._restore()
 
@@ -292,6 +292,7 @@ class Reconstruction:
         outputs.write_report(self, metrics)
         if self.viz is not None:
             self.viz.log_map(self.map)
+            self.viz.close()
         # The snapshot served its purpose: the finished run keeps only its final map.
         for stale in (self.run.path / "snapshot").glob("*"):
             stale.unlink()

@@ -28,7 +28,9 @@ class ReconstructConfig:
         save_predictions: also write per-frame predicted depth/labels PNGs.
         snapshot_every: frames between map snapshots that ``--resume`` continues from (0 = none).
         evaluate: compute metrics against the sequence's ground truth where it has some.
-        viz: "rerun" streams frames, depth, labels, the camera path and the map to rerun (extra [viz]).
+        viz: "rerun" records frames, depth, labels, the camera path and the map for rerun (extra [viz]) into
+            the run folder's viz.rrd (``rerun viz.rrd`` opens it).
+        viz_connect: with viz "rerun", also stream live to a running rerun viewer.
     """
 
     sequence: SequenceSource = field(default_factory=SequenceSource)
@@ -45,6 +47,7 @@ class ReconstructConfig:
     snapshot_every: int = 20
     evaluate: bool = True
     viz: Literal["none", "rerun"] = "none"
+    viz_connect: bool = False
 
     def __post_init__(self) -> None:
         if self.labels_every < 1:

@@ -189,10 +189,10 @@ def write_report(job: Reconstruction, metrics: dict[str, Any]) -> None:
     rep.write(run)
 
 
-def make_viz(kind: str, label_set: LabelSet) -> Any:
+def make_viz(kind: str, label_set: LabelSet, run: RunFolder, connect: bool = False) -> Any:
     """A rerun logger when asked for (extra [viz]); None otherwise, so nothing changes when it is off."""
     if kind == "none":
         return None
     from slamseg.pipelines.viz import RerunLogger
 
-    return RerunLogger(label_set)
+    return RerunLogger(label_set, run.file("viz.rrd"), connect=connect)

@@ -145,3 +145,13 @@ def test_killed_run_resumes_to_the_same_map(synthetic_room: Path, tmp_path: Path
     np.testing.assert_array_equal(mesh_a.rgb[order_a], mesh_b.rgb[order_b])
     assert (whole / "trajectory.txt").read_text() == (killed / "trajectory.txt").read_text()
     assert json.loads((killed / "metrics.json").read_text())["frames_integrated"] == 14
+
+
+def test_rerun_recording_holds_frames_path_and_map(synthetic_room: Path, tmp_path: Path, run_cli) -> None:
+    out = tmp_path / "viz"
+    res = run_cli("reconstruct", str(synthetic_room), "--depth", "sensor", "--labels", "gt", "--stop", "4",
+                  "--viz", "rerun", "--out", str(out), "--no-progress")
+    assert res.returncode == 0, res.stderr
+    data = (out / "viz.rrd").read_bytes()
+    for entity in (b"/world/camera/image/rgb", b"/world/camera/image/depth", b"/world/trajectory", b"/world/map"):
+        assert entity in data
