@@ -38,9 +38,9 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_named_config(args.config, overrides, command="demo")
     t0 = time.perf_counter()
     run_folder = RunFolder("demo", out=args.out, overwrite=args.overwrite)
-    metrics = run_demo(cfg, run_folder, progress=not args.no_progress)
+    metrics, tracked = run_demo(cfg, run_folder, progress=not args.no_progress)
     final = run_folder.finish()
-    rows = summary_rows(metrics)
+    rows = summary_rows(metrics, tracked)
     width = max(len(k) for k, _ in rows)
     print(f"\nslamseg demo: {metrics['frames_integrated']} frames of a synthetic room (seed {cfg.seed}), "
           f"{time.perf_counter() - t0:.0f} s in all")
@@ -49,4 +49,6 @@ def run(args: argparse.Namespace) -> int:
     outputs = metrics["outputs"]
     print(f"\nsemantic mesh: {final / outputs.get('mesh_ply', outputs['cloud_ply'])}")
     print(f"report:        {final / 'report.html'}")
+    if tracked is not None:
+        print(f"tracked run:   {final / 'tracking' / 'report.html'}")
     return 0

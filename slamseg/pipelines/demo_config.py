@@ -17,7 +17,8 @@ class DemoConfig:
         network_width, network_height: network input size (the bundled model was trained at 160 x 120).
         checkpoint: model file; None uses the model bundled with slamseg.
         map: map type.
-        tracking: pose source: "model" (frame-to-model odometry on the predicted depth), "odometry" or "gt".
+        tracking: the second run's pose source: "model" (frame-to-model odometry on the predicted depth),
+            "odometry" (frame to frame), or "gt" (no second run). The first run always uses the room's poses.
         voxel_size: TSDF voxel size in metres.
         labels_every: fuse class probabilities every Nth frame.
         device: torch device of the network ("cpu", "cuda").
