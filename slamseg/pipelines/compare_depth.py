@@ -58,6 +58,8 @@ def run_compare_depth(cfg: CompareDepthConfig, run: RunFolder, progress: bool = 
     if first.depth is None:
         raise ConfigError(f"{sequence.name}: compare-depth needs sensor depth, but this sequence has none")
     predictor = make_predictor(cfg.network)
+    if predictor.label_set is not None:
+        predictor.map_probs_to(predictor.label_set)  # labels are not compared here: skip full-size logits
     mask = nyu_crop_mask(*first.camera.shape) if cfg.nyu_crop else None
     pooled = DepthMetrics(max_depth=cfg.max_depth, min_depth=cfg.min_depth)
     pooled_scaled = DepthMetrics(max_depth=cfg.max_depth, min_depth=cfg.min_depth)

@@ -124,6 +124,17 @@ class Reconstruction:
         self.predictor = make_predictor(cfg.network) if cfg.needs_network else None
         probs_set = self._probs_label_set()
         self.map_label_set = _map_label_set(cfg, probs_set)
+        if probs_set is not None and not _maps_into(probs_set, self.map_label_set):
+            raise ConfigError(f"labels of {probs_set.name} cannot be mapped to the map's {self.map_label_set.name} "
+                              "classes (try --classes 40)")
+        if self.predictor is not None and self.predictor.label_set is not None:
+            # The network's classes are summed into the map's at its output resolution (cheap), not per pixel of
+            # the full image; with labels from elsewhere only the cheaper resizing applies.
+            if cfg.labels == "network":
+                self.predictor.map_probs_to(self.map_label_set.name)
+                probs_set = self.map_label_set
+            else:
+                self.predictor.map_probs_to(self.predictor.label_set)
         self.map = make_map(cfg, self.map_label_set, probs_set)
         self.tracker = make_tracker(cfg)
         self.timer = StageTimer()
