@@ -155,3 +155,18 @@ def test_rerun_recording_holds_frames_path_and_map(synthetic_room: Path, tmp_pat
     data = (out / "viz.rrd").read_bytes()
     for entity in (b"/world/camera/image/rgb", b"/world/camera/image/depth", b"/world/trajectory", b"/world/map"):
         assert entity in data
+
+
+@pytest.mark.parametrize("sample", ["tum_fr1_rpy", "redwood_livingroom1"])
+def test_real_samples_with_sensor_depth_report_ate(sample: str, tmp_path: Path, run_cli) -> None:
+    """Real Kinect-style data, camera tracked by odometry on the sensor depth, against the dataset's poses."""
+    data = Path(__file__).resolve().parents[1] / "data" / sample
+    out = tmp_path / sample
+    res = run_cli("reconstruct", str(data), "--depth", "sensor", "--labels", "none", "--tracking", "odometry",
+                  "--out", str(out), "--no-progress")
+    assert res.returncode == 0, res.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    ate = metrics["evaluation"]["trajectory"]["ate"]["rmse"]
+    assert metrics["tracking_failures"] == [] and 0.0 <= ate < 0.05  # a few cm at most over these short clips
+    assert "ATE RMSE" in res.stdout
+    assert len(trimesh.load(out / "mesh.ply", process=False).faces) > 1000
