@@ -89,7 +89,11 @@ class SurfelMap:
         params: SurfelParams | None = None,
     ) -> None:
         self._label_set = label_set if isinstance(label_set, LabelSet) else get_label_set(label_set)
-        self._probs_label_set = probs_label_set
+        # Resolved now so that an unknown name fails here, not at the first labelled frame.
+        self._probs_label_set = (
+            self._label_set if probs_label_set is None
+            else probs_label_set if isinstance(probs_label_set, LabelSet) else get_label_set(probs_label_set)
+        )
         self.params = (params or SurfelParams()).validate()
         self.frame = 0  # number of integrate calls so far (the surfels' clock)
         self.n = 0
@@ -350,9 +354,7 @@ class SurfelMap:
             "format": "slamseg.surfel_map",
             "version": FORMAT_VERSION,
             "label_set": self._label_set.name,
-            "probs_label_set": (
-                self._probs_label_set.name if isinstance(self._probs_label_set, LabelSet) else self._probs_label_set
-            ),
+            "probs_label_set": self._probs_label_set.name,
             "frame": self.frame,
             "count": self.n,
             "params": asdict(self.params),
