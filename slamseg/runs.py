@@ -31,6 +31,13 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
+def command_settings(command: str, args: Any) -> dict[str, Any]:
+    """A command's resolved command-line settings (an argparse namespace) as the run's ``config.yaml`` content,
+    for commands whose options are flags rather than a config schema."""
+    settings = {k: v for k, v in vars(args).items() if k not in ("func", "command") and not callable(v)}
+    return {"command": command, **settings}
+
+
 class RunFolder:
     """A run's output folder.
 

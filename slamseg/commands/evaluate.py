@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from slamseg.errors import ConfigError
     from slamseg.networks.checkpoints import load_model
     from slamseg.networks.evaluate import evaluate_sequence, markdown_tables
-    from slamseg.runs import RunFolder
+    from slamseg.runs import RunFolder, command_settings
 
     class_slice = None
     if args.class_slice:
@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         class_slice = (first, end)
     model = load_model(args.checkpoint, map_location=args.device).float()
     folder = RunFolder("evaluate", out=args.out, overwrite=args.overwrite)
+    folder.write_config(command_settings("evaluate", args))
     results = {}
     from tqdm import tqdm
 

@@ -26,9 +26,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from slamseg.pipelines.evaluate_map import run_evaluate_map
-    from slamseg.runs import RunFolder
+    from slamseg.runs import RunFolder, command_settings
 
     out = RunFolder("evaluate-map", out=args.out, overwrite=args.overwrite)
+    out.write_config(command_settings("evaluate-map", args))
     metrics = run_evaluate_map(args.run, out, args.sequence, single_frame=not args.no_single_frame,
                                progress=not args.no_progress)
     final = out.finish()

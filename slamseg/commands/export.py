@@ -29,11 +29,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from slamseg.errors import ConfigError
     from slamseg.pipelines.export import run_export
-    from slamseg.runs import RunFolder
+    from slamseg.runs import RunFolder, command_settings
 
     if not 0.0 <= args.min_confidence <= 1.0:
         raise ConfigError(f"--min-confidence must be in [0, 1], got {args.min_confidence}")
     run_folder = RunFolder("export", out=args.out, overwrite=args.overwrite)
+    run_folder.write_config(command_settings("export", args))
     summary = run_export(args.map, run_folder, args.format, args.palette, args.per_class, args.min_confidence,
                          args.with_probs)
     final = run_folder.finish()
