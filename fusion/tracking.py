@@ -219,6 +219,27 @@ class _OdometryTracker(Tracker):
         self.depth_max = depth_max
         self.thresholds = thresholds or FailureThresholds()
         self.iterations = iterations
+        # The last successfully tracked frame (depth, rgb): the reference of frame-to-frame odometry, and the
+        # fallback of frame-to-model odometry while the model shows too little.
+        self._last: tuple[np.ndarray, np.ndarray] | None = None
+
+    def reset(self) -> None:
+        """Forget the last tracked frame."""
+        self._last = None
+
+    def _initialise(self, depth: np.ndarray, rgb: np.ndarray, previous_pose: np.ndarray) -> TrackingResult:
+        """No reference yet: this frame becomes it and keeps ``previous_pose``."""
+        self._last = (depth.copy(), rgb.copy())
+        return TrackingResult(np.asarray(previous_pose, np.float64).copy(), True, 1.0, 0.0, {"initialised": True})
+
+    def _track_against(self, depth: np.ndarray, rgb: np.ndarray, ref: tuple[np.ndarray, np.ndarray],
+                       camera: Camera, previous_pose: np.ndarray, frame_index: int | None,
+                       reference: str) -> TrackingResult:
+        """Odometry against ``ref``; on success this frame becomes the last tracked frame."""
+        result = self._estimate(depth, rgb, *ref, camera, previous_pose, frame_index, reference)
+        if result.ok:
+            self._last = (depth.copy(), rgb.copy())
+        return result
 
     def _estimate(
         self,
@@ -282,14 +303,6 @@ class FrameToFrameTracker(_OdometryTracker):
         depth_max: metres. thresholds: :class:`FailureThresholds`. iterations: per pyramid level.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._ref: tuple[np.ndarray, np.ndarray] | None = None
-
-    def reset(self) -> None:
-        """Forget the reference frame."""
-        self._ref = None
-
     def track(
         self,
         depth: np.ndarray,
@@ -300,13 +313,9 @@ class FrameToFrameTracker(_OdometryTracker):
         frame_index: int | None = None,
     ) -> TrackingResult:
         """Odometry from this frame to the reference frame; on success this frame becomes the reference."""
-        if self._ref is None:
-            self._ref = (depth.copy(), rgb.copy())
-            return TrackingResult(np.asarray(previous_pose, np.float64).copy(), True, 1.0, 0.0, {"initialised": True})
-        result = self._estimate(depth, rgb, *self._ref, camera, previous_pose, frame_index, "frame")
-        if result.ok:
-            self._ref = (depth.copy(), rgb.copy())
-        return result
+        if self._last is None:
+            return self._initialise(depth, rgb, previous_pose)
+        return self._track_against(depth, rgb, self._last, camera, previous_pose, frame_index, "frame")
 
 
 class FrameToModelTracker(_OdometryTracker):
@@ -328,11 +337,6 @@ class FrameToModelTracker(_OdometryTracker):
         super().__init__(*args, **kwargs)
         self.render_kwargs = dict(render_kwargs or {})
         self.min_model_fraction = min_model_fraction
-        self._last: tuple[np.ndarray, np.ndarray] | None = None
-
-    def reset(self) -> None:
-        """Forget the fallback reference frame."""
-        self._last = None
 
     def track(
         self,
@@ -353,11 +357,6 @@ class FrameToModelTracker(_OdometryTracker):
         if ref is None:
             reference = "frame"
             if self._last is None:
-                self._last = (depth.copy(), rgb.copy())
-                info = {"initialised": True}
-                return TrackingResult(np.asarray(previous_pose, np.float64).copy(), True, 1.0, 0.0, info)
+                return self._initialise(depth, rgb, previous_pose)
             ref = self._last
-        result = self._estimate(depth, rgb, *ref, camera, previous_pose, frame_index, reference)
-        if result.ok:
-            self._last = (depth.copy(), rgb.copy())
-        return result
+        return self._track_against(depth, rgb, ref, camera, previous_pose, frame_index, reference)

@@ -62,6 +62,11 @@ class Sequence(ABC):
             if frame is not None:
                 yield frame
 
+    def load_or_skip(self, i: int) -> Frame | None:
+        """Frame at position ``i``, or None when it is corrupt and the sequence is not strict (recorded in
+        :attr:`skipped`); a strict sequence raises. Pipelines that walk positions themselves use this."""
+        return self._try_load(self, i)
+
     def _try_load(self, owner: Sequence, i: int) -> Frame | None:
         try:
             return owner._load_frame(i)

@@ -12,7 +12,7 @@ from typing import Any
 
 from slamseg.errors import CheckpointError, SequenceFormatError
 from slamseg.pipelines.options import NetworkOptions, SequenceSource
-from slamseg.sequences import Frame, Sequence, open_sequence
+from slamseg.sequences import Sequence, open_sequence
 
 log = logging.getLogger(__name__)
 
@@ -56,24 +56,6 @@ def make_predictor(options: NetworkOptions) -> Any:
     dtype = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}[options.precision]
     return Predictor(checkpoint, device=options.device, input_size=options.input_size, dtype=dtype,
                      num_threads=options.threads, class_slice=options.class_slice)
-
-
-def batched(sequence: Sequence, batch_size: int, start: int = 0) -> Iterator[list[tuple[int, Frame]]]:
-    """Frames of ``sequence`` from position ``start`` in lists of up to ``batch_size`` (position, frame) pairs.
-
-    Corrupt frames are skipped (and recorded) by the sequence when it is not strict.
-    """
-    batch: list[tuple[int, Frame]] = []
-    for pos in range(start, len(sequence)):
-        frame = sequence._try_load(sequence, pos)
-        if frame is None:
-            continue
-        batch.append((pos, frame))
-        if len(batch) == batch_size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 class StageTimer:

@@ -101,7 +101,7 @@ def run_compare_depth(cfg: CompareDepthConfig, run: RunFolder, progress: bool = 
     batch: list[Frame] = []
     for pos in range(len(sequence)):
         with timer.stage("read"):
-            frame = sequence._try_load(sequence, pos)
+            frame = sequence.load_or_skip(pos)
         if frame is not None:
             if frame.depth is None:
                 log.warning("frame %d has no sensor depth; skipped", frame.index)

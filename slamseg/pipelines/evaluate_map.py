@@ -47,7 +47,7 @@ def run_evaluate_map(run_dir: str | Path, out: RunFolder, sequence_path: str | N
                                      label_stride=max(len(sequence) // MAX_LABEL_FRAMES, 1))
     frame_stamps, frame_indices = [], []
     for pos in tqdm(range(len(sequence)), unit="frame", disable=not progress, desc="evaluate-map"):
-        frame = sequence._try_load(sequence, pos)
+        frame = sequence.load_or_skip(pos)
         if frame is None:
             continue
         frame_stamps.append(frame.timestamp)

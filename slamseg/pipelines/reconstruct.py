@@ -271,7 +271,7 @@ class Reconstruction:
             with self.timer.stage("read", count=0):
                 batch = []
                 while position < len(seq) and len(batch) < batch_size:
-                    frame = seq._try_load(seq, position)
+                    frame = seq.load_or_skip(position)
                     position += 1
                     if frame is not None:
                         batch.append(frame)

@@ -60,18 +60,13 @@ def save_prediction(run: RunFolder, frame: Frame, prediction: Any) -> None:
             iio.imwrite(tmp, image)
 
 
-def semantic_geometry(job: Reconstruction) -> Any:
-    """The map's semantic mesh (TSDF) or semantic point cloud (surfels) as a SemanticMesh."""
-    return job.map.extract_mesh()
-
-
 def write_outputs(job: Reconstruction) -> dict[str, Any]:
     """Mesh (PLY + GLB), point cloud, trajectory, map, and the metrics dict."""
     from slamseg.fusion.export import export_mesh, export_point_cloud
     from slamseg.sequences.poses import write_tum_trajectory
 
     run = job.run
-    geometry = semantic_geometry(job)
+    geometry = job.map.extract_mesh()  # TSDF: marching-cubes mesh; surfels: a face-less point cloud
     files = {}
     if len(geometry.faces):
         files["mesh_ply"] = export_mesh(geometry, run.file("mesh.ply"))
