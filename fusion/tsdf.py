@@ -80,6 +80,7 @@ class SemanticTSDF:
             )
         self._device = o3c.Device(self.params.device)
         self._vbg = self._new_grid(self.params.block_count)
+        self._log_q: np.ndarray | None = None  # per-pixel log-probability buffer reused between frames
         self.frames_integrated = 0
         self.frames_labelled = 0
         self.growths = 0
@@ -226,15 +227,39 @@ class SemanticTSDF:
             if q.shape[:2] != camera.shape:
                 raise MapError(f"class probabilities of shape {q.shape} do not fit camera {camera.shape}")
             buf = self._vbg.hashmap().find(block_coords)[0].numpy().astype(np.int64)
-            log_q = np.log(np.maximum(np.asarray(q, dtype=np.float32), np.float32(p.prob_floor)))
-            labelled = kern.fuse_labels_kernel(
-                self._attr("label"), buf, keys, p.voxel_size, world_to_cam, intr, depth,
-                np.ascontiguousarray(log_q),
-                pix_weight if pix_weight is not None else np.zeros((0, 0), np.float32),
-                p.label_band,
-            )
+            labelled = self._fuse_labels(q, buf, keys, world_to_cam, intr, depth, pix_weight)
             self.frames_labelled += 1
         return {"blocks": n_blocks, "labelled_voxels": labelled}
+
+    def _fuse_labels(
+        self,
+        q: np.ndarray,
+        buf: np.ndarray,
+        keys: np.ndarray,
+        world_to_cam: np.ndarray,
+        intr: np.ndarray,
+        depth: np.ndarray,
+        pix_weight: np.ndarray | None,
+    ) -> int:
+        """Bayes-update the labels of the band's voxels of the visited blocks with the H x W x K ``q``.
+
+        Three passes (fusion/_tsdf_kernels.py): find each voxel's pixel, take logs at those pixels only (a
+        fraction of the image: a full-image log was as costly as the update itself), then update the voxels.
+        """
+        p = self.params
+        h, w = depth.shape
+        needed = np.zeros((h, w), dtype=np.uint8)
+        pix = kern.band_pixels_kernel(
+            buf.shape[0], keys, p.block_resolution, p.voxel_size, world_to_cam, intr, depth, p.label_band, needed
+        )
+        if self._log_q is None or self._log_q.shape != q.shape:
+            # kept between frames: a fresh 16 MB buffer each frame costs thousands of page faults
+            self._log_q = np.empty(q.shape, dtype=np.float32)
+        kern.log_needed_kernel(np.ascontiguousarray(q, dtype=np.float32), needed, p.prob_floor, self._log_q)
+        weights = np.zeros(0, np.float32) if pix_weight is None else np.ascontiguousarray(pix_weight).reshape(-1)
+        return kern.apply_labels_kernel(
+            self._attr("label"), buf, pix, self._log_q.reshape(h * w, -1), weights
+        )
 
     # ------------------------------------------------------------------ queries
     def active_blocks(self) -> tuple[np.ndarray, np.ndarray]:
