@@ -26,7 +26,8 @@ class TSDFParams:
         label_band_voxels: half-width in voxels of the band around the surface whose voxels get label updates;
             None = trunc_voxels (every voxel of the truncation band). Meshing and rendering read only voxels
             within ~1 voxel of the zero crossing, so 2 gives the same labels there at a fraction of the cost.
-        label_every: fuse labels on every Nth call to integrate that carries probs (SemanticFusion: 10).
+        label_every: fuse labels on frames 0, N, 2N... of the sequence (counted over every call to integrate;
+            a frame in that cadence without probs is simply not labelled) (SemanticFusion: 10).
         prob_floor: floor on observed class probabilities before the log (see fusion/bayes.py).
         hard_label_confidence: probability of the labelled class when integer labels are given instead of probs.
         depth_weighting: per-pixel integration weight w(z) of a pixel at depth z (metres):
