@@ -1,7 +1,8 @@
 """The paper's speed protocol for the joint network on CPU: mean/std (and median) of forward passes after warm-up.
 
 Compares, in one run and with the thread count stated: the naive eager float32 NCHW model and each Predictor
-fast path (BatchNorm folding, channels-last, both, frozen TorchScript, optionally torch.compile) at 640x480 and
+fast path (BatchNorm folding, channels-last, both, frozen TorchScript, the decoder's CPU kernels, optionally
+torch.compile) at 640x480 and
 320x240, batch 1, plus parameters and multiply-adds. Forward passes only (normalised tensor in, raw outputs out),
 as in the paper; compile/trace time is excluded (measured separately). Prints a Markdown table and writes
 benchmarks/results/network.json.
@@ -36,6 +37,7 @@ PATHS: dict[str, dict] = {
     "channels-last": {"fold_bn": False, "channels_last": True},
     "fast: channels-last + BN folded": {"fold_bn": True, "channels_last": True},
     "fast + TorchScript freeze": {"fold_bn": True, "channels_last": True, "jit": True},
+    "fast + CPU kernels (Predictor default)": {"fold_bn": True, "channels_last": True, "cpu_kernels": True},
 }
 
 

@@ -1,5 +1,5 @@
-"""Inference fast paths for the joint network: BatchNorm folding, channels-last memory, reduced precision,
-torch.compile and frozen TorchScript.
+"""Inference fast paths for the joint network: BatchNorm folding, channels-last memory, CPU kernels for the
+decoder (networks/cpu_kernels.py), reduced precision, torch.compile and frozen TorchScript.
 
 Every transformation returns a NEW module (the given model is left untouched) that computes the same function
 up to floating-point rounding; tests/networks/test_predictor.py checks each one against the eager float32 model.
@@ -56,11 +56,14 @@ def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype
 
 def prepare(model: nn.Module, device: str | torch.device = "cpu", *, fold_bn: bool = True,
             channels_last: bool = True, dtype: str | torch.dtype = "float32", compile: bool = False,  # noqa: A002
-            jit: bool = False, example: torch.Tensor | None = None) -> Callable[[torch.Tensor], dict]:
+            jit: bool = False, cpu_kernels: bool = False,
+            example: torch.Tensor | None = None) -> Callable[[torch.Tensor], dict]:
     """The model made ready to serve: a callable N x 3 x H x W -> output dict (as :class:`JointNet.forward`).
 
     ``compile`` wraps it in ``torch.compile`` (compilation happens on the first call, per input size);
-    ``jit`` traces and freezes it with TorchScript (needs ``example``, an input of the serving size).
+    ``jit`` traces and freezes it with TorchScript (needs ``example``, an input of the serving size);
+    ``cpu_kernels`` swaps in the decoder stand-ins of :mod:`slamseg.networks.cpu_kernels` (CPU, float32,
+    channels-last, eager only: it cannot be combined with ``compile`` or ``jit``).
     """
     device = torch.device(device)
     dtype = resolve_dtype(dtype, device)
@@ -70,6 +73,12 @@ def prepare(model: nn.Module, device: str | torch.device = "cpu", *, fold_bn: bo
         net = net.to(memory_format=torch.channels_last)
     if compile and jit:
         raise NetworkError("choose compile or jit, not both")
+    if cpu_kernels:
+        if device.type != "cpu" or dtype != torch.float32 or not channels_last or compile or jit:
+            raise NetworkError("cpu_kernels needs device cpu, float32, channels_last and neither compile nor jit")
+        from slamseg.networks.cpu_kernels import use_cpu_kernels
+
+        log.debug("CPU kernels: %s", use_cpu_kernels(net))
     if compile:
         return torch.compile(net)
     if jit:

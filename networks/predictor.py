@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 RESIZE_MODES = ("bicubic", "bilinear")
 # Fast-path settings per mode; explicit Predictor arguments override them. "fast" is the fastest CPU path
-# measured by benchmarks/network.py (channels-last + folded BatchNorm, eager).
+# measured by benchmarks/network.py (channels-last + folded BatchNorm, eager, plus the decoder's CPU kernels
+# wherever they apply: CPU, float32, neither compile nor jit).
 MODES: dict[str, dict[str, Any]] = {
     "naive": {"fold_bn": False, "channels_last": False},
     "fast": {"fold_bn": True, "channels_last": True},
@@ -74,6 +75,8 @@ class Predictor:
         device: "cpu", "cuda", "cuda:1"...
         mode: "fast" (default) or "naive"; the options below override the mode's settings.
         fold_bn, channels_last: fast paths (see :mod:`slamseg.networks.fast`).
+        cpu_kernels: the decoder's CPU stand-ins (networks/cpu_kernels.py); None = on in "fast" mode wherever
+            they apply (CPU, float32, channels-last, neither compile nor jit).
         dtype: "float32" (default), "bfloat16", or "float16" (CUDA only). Outputs are float32 either way.
         compile: serve through ``torch.compile`` (first call per input size compiles: seconds to minutes).
         jit: serve through a frozen TorchScript trace (traced at the first call's input size).
@@ -96,7 +99,8 @@ class Predictor:
                  dtype: str = "float32", compile: bool = False, jit: bool = False,  # noqa: A002
                  input_size: tuple[int, int] | None = None, resize: str = "bicubic",
                  class_slice: tuple[int, int] | str | None = None, label_set: str | None = None,
-                 num_threads: int | None = None, probs_to: str = "released") -> None:
+                 num_threads: int | None = None, probs_to: str = "released",
+                 cpu_kernels: bool | None = None) -> None:
         if mode not in MODES:
             raise NetworkError(f"mode {mode!r}: expected one of {sorted(MODES)}")
         if resize not in RESIZE_MODES:
@@ -119,10 +123,14 @@ class Predictor:
             settings["fold_bn"] = fold_bn
         if channels_last is not None:
             settings["channels_last"] = channels_last
+        if cpu_kernels is None:
+            cpu_kernels = (mode == "fast" and self.device.type == "cpu" and self.dtype == torch.float32
+                           and settings["channels_last"] and not compile and not jit)
         self.settings = {**settings, "dtype": str(self.dtype).removeprefix("torch."), "compile": compile,
-                         "jit": jit, "mode": mode}
+                         "jit": jit, "cpu_kernels": cpu_kernels, "mode": mode}
         self._compile, self._jit = compile, jit
-        self._net: Any = None if jit else prepare(model, self.device, dtype=self.dtype, compile=compile, **settings)
+        self._net: Any = None if jit else prepare(model, self.device, dtype=self.dtype, compile=compile,
+                                                  cpu_kernels=cpu_kernels, **settings)
         self.channels_last = settings["channels_last"]
         self._fold_bn = settings["fold_bn"]
         self.input_size = tuple(input_size) if input_size is not None else None

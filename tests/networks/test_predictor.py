@@ -79,6 +79,7 @@ def test_batches_and_mixed_sizes(released: torch.nn.Module, small_image: np.ndar
 
 FAST_PATHS = [
     pytest.param({"mode": "fast"}, id="fast"),
+    pytest.param({"mode": "fast", "cpu_kernels": False}, id="fast_without_cpu_kernels"),
     pytest.param({"mode": "naive", "fold_bn": True}, id="fold_bn"),
     pytest.param({"mode": "naive", "channels_last": True}, id="channels_last"),
     pytest.param({"mode": "fast", "jit": True}, id="jit"),
