@@ -23,6 +23,9 @@ import numpy as np
 import torch
 from torch import nn
 
+# As in fusion/numba_setup.py: OpenMP first (the TBB of Debian 12 is too old for numba and warns on every run).
+nb.config.THREADING_LAYER_PRIORITY = ["omp", "workqueue", "tbb"]
+
 _BAND = 16  # output rows per parallel task: 4 halo rows of horizontal maxima are recomputed per band
 
 # No "contract" flag: a fused multiply-add would round differently from PyTorch's separate scale and sum.
@@ -154,6 +157,8 @@ class FastCRPBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not _kernel_applies(x) or (self.depthwise and self._has_bias):
             return self.block(x)
+        # the kernels use as many threads as PyTorch was given (Predictor(num_threads=...), the benchmarks)
+        nb.set_num_threads(max(1, min(torch.get_num_threads(), nb.config.NUMBA_NUM_THREADS)))
         acc = x.clone(memory_format=torch.channels_last)
         top = x
         for i, conv in enumerate(self.convs):
