@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 import time
@@ -29,6 +30,20 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def strict_json_data(obj: Any) -> Any:
+    """``obj`` with numpy values made plain and NaN / infinity replaced by None (JSON has no NaN: a metric that
+    is undefined, e.g. the IoU of a class absent from the data, is written as null)."""
+    if hasattr(obj, "tolist"):
+        obj = obj.tolist()
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): strict_json_data(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json_data(v) for v in obj]
+    return obj
 
 
 def command_settings(command: str, args: Any) -> dict[str, Any]:
@@ -97,8 +112,9 @@ class RunFolder:
         return p
 
     def write_json(self, name: str, data: Any) -> Path:
-        """Write JSON (numpy values converted) atomically."""
-        return self.write_text(name, json.dumps(data, indent=2, default=_json_default) + "\n")
+        """Write strict JSON (numpy values converted, NaN / infinity as null) atomically."""
+        text = json.dumps(strict_json_data(data), indent=2, default=_json_default, allow_nan=False)
+        return self.write_text(name, text + "\n")
 
     def write_config(self, config: Any) -> Path:
         """Write the resolved config as ``config.yaml``."""

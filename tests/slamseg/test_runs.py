@@ -36,3 +36,14 @@ def test_existing_and_interrupted_runs_need_a_flag(tmp_path: Path) -> None:
 def test_default_name_has_command_and_timestamp(tmp_path: Path) -> None:
     run = RunFolder("predict", root=tmp_path)
     assert run.final.parent == tmp_path and run.final.name.startswith("predict-")
+
+
+def test_write_json_is_strict_json_with_null_for_undefined_values(tmp_path: Path) -> None:
+    import numpy as np
+
+    run = RunFolder("x", out=tmp_path / "run")
+    path = run.write_json("m.json", {"iou": np.array([0.5, np.nan]), "rmse": float("inf"), "n": np.int64(3),
+                                     "rows": [(1.0, float("nan"))]})
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"iou": [0.5, None], "rmse": None, "n": 3, "rows": [[1.0, None]]}
