@@ -9,11 +9,14 @@ and config.yaml (the options used).
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from slamseg.errors import ConfigError, SequenceFormatError
+
+log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
 
@@ -55,7 +58,23 @@ def _read_image(path: Path) -> Any:
 
 
 def iter_frames(inputs: list[str]) -> Iterator[tuple[str, Any]]:
-    """(output name, RGB array) for every frame of every input, in order."""
+    """(output name, RGB array) for every frame of every input, in order; names are unique (a name seen before,
+    e.g. ``a/0001.png`` then ``b/0001.png``, gets ``_2``, ``_3``... so no output overwrites another)."""
+    seen: dict[str, int] = {}
+    for name, rgb in _iter_named_frames(inputs):
+        if name in seen:
+            seen[name] += 1
+            unique = f"{name}_{seen[name]}"
+            while unique in seen:
+                seen[name] += 1
+                unique = f"{name}_{seen[name]}"
+            log.warning("two inputs are named %r: writing the later one as %r", name, unique)
+            name = unique
+        seen[name] = 1
+        yield name, rgb
+
+
+def _iter_named_frames(inputs: list[str]) -> Iterator[tuple[str, Any]]:
     from slamseg.sequences.sequence import detect_format, open_sequence
 
     for text in inputs:

@@ -78,3 +78,15 @@ def test_bad_inputs_one_line_exit_2(tmp_path: Path, images: Path) -> None:
     out = slamseg("predict", str(two), "--checkpoint", str(RANDOM_CKPT), "--out", str(tmp_path / "r3"))
     assert out.returncode == 2 and "two.npy" in out.stderr and "expected H x W" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_equal_file_names_in_two_folders_get_distinct_outputs(tmp_path: Path, vectors: dict) -> None:
+    from slamseg.commands.predict import iter_frames
+
+    frame = np.ascontiguousarray(vectors["image_uint8"][::8, ::8])
+    for folder, shade in (("x", 0), ("y", 1), ("z", 2)):
+        (tmp_path / folder).mkdir()
+        iio.imwrite(tmp_path / folder / "0001.png", frame // (shade + 1))
+    iio.imwrite(tmp_path / "x" / "0001_2.png", frame)  # a real file already named like the first renaming
+    names = [name for name, _ in iter_frames([str(tmp_path / f) for f in ("x", "y", "z")])]
+    assert names == ["0001", "0001_2", "0001_3", "0001_4"]
