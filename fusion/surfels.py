@@ -75,18 +75,18 @@ class _FrameStats:
 class SurfelMap:
     """Semantic surfel map; implements the common map API (fusion/types.py ``SemanticMap``).
 
-    Args:
+    Args (in the order of :class:`SemanticTSDF`'s):
+        params: :class:`SurfelParams`.
         label_set: the map's label set (name or object), ``"nyu13"`` by default.
         probs_label_set: the set that ``integrate``'s probs are expressed in when it differs (mapped by summing
             source classes, fusion/bayes.py ``prepare_probs``); None = the map's set.
-        params: :class:`SurfelParams`.
     """
 
     def __init__(
         self,
+        params: SurfelParams | None = None,
         label_set: str | LabelSet = "nyu13",
         probs_label_set: str | LabelSet | None = None,
-        params: SurfelParams | None = None,
     ) -> None:
         self._label_set = label_set if isinstance(label_set, LabelSet) else get_label_set(label_set)
         # Resolved now so that an unknown name fails here, not at the first labelled frame.
@@ -361,7 +361,7 @@ class SurfelMap:
         }
         arrays = {name: getattr(self, name)[: self.n] for name in _ARRAYS}
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, meta_json=np.array(json.dumps(meta)), **arrays)
+            np.savez(fh, metadata=np.array(json.dumps(meta)), **arrays)
         return path
 
     @classmethod
@@ -370,7 +370,8 @@ class SurfelMap:
         path = Path(path)
         try:
             with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(str(data["meta_json"]))
+                # "metadata" as in TSDF files; maps saved before 2026-11-21 named it "meta_json"
+                meta = json.loads(str(data["metadata"] if "metadata" in data.files else data["meta_json"]))
                 arrays = {name: data[name] for name in _ARRAYS}
         except (OSError, KeyError, ValueError) as exc:
             raise MapError(f"{path}: not a readable surfel map file ({exc})") from exc
@@ -379,7 +380,7 @@ class SurfelMap:
                 f"{path}: expected format slamseg.surfel_map version {FORMAT_VERSION}, got "
                 f"{meta.get('format')!r} version {meta.get('version')!r}"
             )
-        m = cls(meta["label_set"], meta["probs_label_set"], SurfelParams(**meta["params"]))
+        m = cls(SurfelParams(**meta["params"]), meta["label_set"], meta["probs_label_set"])
         n = int(meta["count"])
         if arrays["probs"].shape != (n, m.num_classes):
             raise MapError(f"{path}: probs of shape {arrays['probs'].shape}, expected ({n}, {m.num_classes})")

@@ -293,10 +293,15 @@ class SemanticTSDF:
         return out, found
 
     def stats(self) -> dict[str, Any]:
-        """Counters and memory of the map (JSON-friendly)."""
+        """Counters and memory of the map (JSON-friendly): the keys every map has (see fusion/types.py) and the
+        TSDF's own."""
         res3 = self.params.block_resolution ** 3
         bytes_per_voxel = 4 * (1 + 1 + 3 + self.num_classes)
+        memory = self.capacity * res3 * bytes_per_voxel
         return {
+            "type": "tsdf",
+            "frames": self.frames_integrated,
+            "memory_bytes": memory,
             "frames_integrated": self.frames_integrated,
             "frames_labelled": self.frames_labelled,
             "active_blocks": self.num_blocks,
@@ -305,7 +310,7 @@ class SemanticTSDF:
             "voxel_size_m": self.params.voxel_size,
             "num_classes": self.num_classes,
             "label_set": self._label_set.name,
-            "attribute_memory_mb": self.capacity * res3 * bytes_per_voxel / 2**20,
+            "attribute_memory_mb": memory / 2**20,
         }
 
     # ------------------------------------------------------------------ rendering

@@ -70,4 +70,6 @@ class SemanticMap(Protocol):
 
     def save(self, path: str | Path) -> Path: ...
 
-    def stats(self) -> dict[str, Any]: ...
+    def stats(self) -> dict[str, Any]:
+        """Counters (JSON-friendly). Every map has "type" ("tsdf" | "surfel"), "label_set", "num_classes",
+        "frames" (integrate calls) and "memory_bytes" (its arrays); each kind adds its own."""

@@ -256,3 +256,16 @@ def test_rendered_normals_are_in_the_camera_frame_for_a_rotated_pose() -> None:
     n = view.normals[view.depth > 0]
     assert len(n) > 1000
     np.testing.assert_allclose(np.median(n, axis=0), [0.0, 0.0, -1.0], atol=1e-3)
+
+
+def test_both_maps_take_params_first_and_report_the_common_stats() -> None:
+    from slamseg.fusion.params import TSDFParams
+    from slamseg.fusion.tsdf import SemanticTSDF
+
+    maps = [SurfelMap(SurfelParams(), "nyu13"), SemanticTSDF(TSDFParams(block_count=256), "nyu13")]
+    for m in maps:
+        m.integrate(_plane_depth(), _rgb(), _probs(3), CAM, np.eye(4))
+        stats = m.stats()
+        assert stats["type"] in ("surfel", "tsdf") and stats["label_set"] == "nyu13"
+        assert stats["num_classes"] == 13 and stats["frames"] == 1 and stats["memory_bytes"] > 0
+    assert {m.stats()["type"] for m in maps} == {"surfel", "tsdf"}
