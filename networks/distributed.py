@@ -4,14 +4,22 @@ sampler that shards each *global* batch over the processes.
 One process (``world_size == 1``) uses the same code paths with identity reductions, which is what makes a
 ``torchrun --nproc_per_node N`` run reproduce the single-process run for the same global batch: the same
 global batches in the same order, the same augmentation per sample, pixel-count-weighted losses summed over
-processes (see :class:`slamseg.networks.losses.JointLoss`) and frozen BatchNorm statistics.
+processes (see :class:`slamseg.networks.losses.JointLoss`) and frozen BatchNorm statistics. The updates are
+equal up to the order of floating-point sums (in float64 the parameters agree to ~1e-12 of their update; in
+float32 to one rounding of the stored parameter, which is a sizeable fraction of an update at lr 1e-3).
+
+BatchNorm that is *not* frozen (``optim.freeze_bn: false``) normalises with batch statistics: on CUDA the layers
+become :class:`torch.nn.SyncBatchNorm` (statistics of the global batch, so the equality holds). torch has no
+SyncBatchNorm on CPU (gloo): there each process normalises with the statistics of its own share of the batch,
+and the run differs from the single-process run; :func:`wrap_model` warns.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +44,7 @@ class DistInfo:
 
     @property
     def active(self) -> bool:
+        """More than one process (torchrun)."""
         return self.world_size > 1
 
 
@@ -53,16 +62,18 @@ def init_from_env(device: torch.device) -> DistInfo:
 
 
 def shutdown(info: DistInfo) -> None:
+    """Leave the process group (no-op for one process)."""
     if info.active and dist.is_initialized():
         dist.destroy_process_group()
 
 
 def barrier(info: DistInfo) -> None:
+    """Wait for every process (no-op for one process)."""
     if info.active:
         dist.barrier()
 
 
-def make_reducer(info: DistInfo):
+def make_reducer(info: DistInfo) -> Callable[[torch.Tensor, str], torch.Tensor]:
     """``reduce(tensor, "sum" | "max")`` over processes (identity for one process); returns a new tensor."""
     if not info.active:
         return lambda value, op: value
@@ -73,6 +84,51 @@ def make_reducer(info: DistInfo):
         return value
 
     return reduce
+
+
+def _has_batchnorm(model: torch.nn.Module) -> bool:
+    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+def sync_batchnorm(model: torch.nn.Module, device: torch.device, info: DistInfo, freeze_bn: bool) -> None:
+    """Make BatchNorm that trains its statistics (``freeze_bn`` False) use the global batch under DDP.
+
+    CUDA: the layers become SyncBatchNorm, in place (the parameter objects, hence the optimisers' groups, stay
+    the same). CPU: torch's SyncBatchNorm refuses CPU tensors, so a warning says that each process normalises
+    with its own share of the batch and the run will differ from the single-process run. Nothing to do for one
+    process or frozen statistics.
+    """
+    if not info.active or freeze_bn or not _has_batchnorm(model):
+        return
+    if device.type == "cuda":
+        converted = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        assert converted is model  # only a bare BatchNorm module would be replaced, never a network
+        log.info("BatchNorm layers converted to SyncBatchNorm (statistics of the global batch)")
+    else:
+        log.warning("optim.freeze_bn is false on %s: torch has no SyncBatchNorm there, so each of the %d processes "
+                    "normalises with the statistics of its own part of the batch; results will differ from a "
+                    "single-process run (freeze BatchNorm, or train on CUDA, for equal results)",
+                    device.type, info.world_size)
+
+
+def wrap_model(model: torch.nn.Module, device: torch.device, info: DistInfo,
+               freeze_bn: bool) -> torch.nn.Module:
+    """The module the training loop calls: ``model`` itself for one process, else a DistributedDataParallel
+    (after :func:`sync_batchnorm`)."""
+    if not info.active:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    sync_batchnorm(model, device, info, freeze_bn)
+    # Buffers are not re-broadcast at every forward: frozen statistics never change, and synced ones are equal.
+    # Newer torch (2.13 here) names that switch forward_sync_buffers and warns at the old name; it still broadcasts
+    # the buffers once at the start, which changes nothing: every process built the model from the same seed.
+    if "forward_sync_buffers" in inspect.signature(DistributedDataParallel.__init__).parameters:
+        buffers = {"forward_sync_buffers": False}
+    else:  # pragma: no cover - older torch
+        buffers = {"broadcast_buffers": False}
+    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                   **buffers)
 
 
 class ShardedBatchSampler:

@@ -87,10 +87,11 @@ def evaluate_sequence(
     m = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
     s = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
     counts = {"frames": 0, "segm": 0, "depth": 0, "normals": 0}
+    dtype = next(model.parameters()).dtype  # inputs in the model's precision (a float64 or half model too)
     try:
         for frames in _batches(seq, batch_size):
             rgb = torch.from_numpy(np.stack([f.rgb for f in frames])).permute(0, 3, 1, 2).float() / 255.0
-            out = model(((rgb - m) / s).to(device))
+            out = model(((rgb - m) / s).to(device, dtype))
             h, w = frames[0].rgb.shape[:2]
             crop = nyu_crop_mask(h, w) if nyu_crop else None
             for i, frame in enumerate(frames):

@@ -5,14 +5,16 @@ supply, expert labels) *before* the first step, so configuration mistakes are on
 :class:`~slamseg.networks.errors.TrainingError` s. ``Trainer.run()`` trains; under ``torchrun`` every process
 runs it (DistributedDataParallel, see :mod:`slamseg.networks.distributed`) and process 0 writes the files.
 
-Run folder contents: ``checkpoints/step_NNNNNN.pt`` (slamseg checkpoint format, metadata + metrics),
-``checkpoints/state.pt`` (optimisers, step, data position, RNG: what ``resume`` needs), ``model.pt`` (final),
-``log.csv``, ``losses.png``, ``metrics.json``, ``eval.md``.
+Run folder contents: ``checkpoints/step_NNNNNN.pt`` (slamseg checkpoint format: metadata, and the metrics when
+that step was evaluated), ``checkpoints/state.pt`` (optimisers, step, data position, RNG: what ``resume`` needs),
+``model.pt`` (final), ``log.csv`` (losses every ``log_every`` steps) and ``losses.png``, ``metrics.csv`` (one row
+per evaluation -- every ``eval.every`` steps and at the end -- and dataset: mIoU, pixel accuracy, depth RMSE, abs
+rel, delta1, normals mean angle) and ``metrics.png``, ``metrics.json`` (the final evaluation), ``eval.md``.
+Writing the logs and plots is :mod:`slamseg.networks.train_log`.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
 import math
 import time
@@ -24,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from slamseg.networks import train_log
 from slamseg.networks.datasets import (
     AnnotatedSequence,
     Entry,
@@ -39,6 +42,7 @@ from slamseg.networks.distributed import (
     init_from_env,
     make_reducer,
     shutdown,
+    wrap_model,
 )
 from slamseg.networks.errors import TrainingError
 from slamseg.networks.losses import JointLoss
@@ -47,8 +51,6 @@ from slamseg.networks.train_config import TrainConfig
 from slamseg.sequences.sequence import Sequence
 
 log = logging.getLogger(__name__)
-
-CSV_FIELDS = ("step", "stage", "loss", "loss_segm", "loss_depth", "loss_normals", "lr", "seconds")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -59,6 +61,7 @@ def resolve_device(name: str) -> torch.device:
 
 
 def _collate(samples: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
+    """Stack samples into batch tensors (the DataLoader's collate_fn)."""
     return {k: torch.from_numpy(np.stack([s[k] for s in samples])) for k in samples[0]}
 
 
@@ -71,11 +74,14 @@ class Trainer:
         sequences: optional name -> Sequence replacing ``config.data`` entries (programmatic use and tests);
             the source's annotation options (labels_every, drop, max_frames, offsets) still apply.
         progress: show tqdm bars (process 0 only).
+        dtype: precision of the parameters and of the batches' floating-point tensors. float64 is for exactness
+            checks (data-parallel against single-process training without float32 rounding; tests).
     """
 
     def __init__(self, config: TrainConfig, run_dir: str | Path, sequences: Mapping[str, Sequence] | None = None,
-                 progress: bool = True) -> None:
+                 progress: bool = True, dtype: torch.dtype = torch.float32) -> None:
         self.cfg = config
+        self.dtype = dtype
         self.run_dir = Path(run_dir)
         self.progress = progress
         self.device = resolve_device(config.device)
@@ -118,7 +124,7 @@ class Trainer:
             log.info("initialised %d of %d tensors from %s", len(fit), len(own), m.init)
             if meta:
                 model.meta.update({k: meta[k] for k in ("mean", "std") if meta.get(k)})
-        return model.to(self.device)
+        return model.to(self.device, self.dtype)
 
     def _open_data(self, given: dict[str, Sequence]) -> dict[str, AnnotatedSequence]:
         used = {d for s in self.cfg.stages for d in s.data} | set(self.cfg.eval.data)
@@ -236,24 +242,19 @@ class Trainer:
         step = state["step"] if state else 0
         first_stage = state["stage"] if state else 0
         total = sum(self.steps)
-        self._trim_log(step)
+        if self.dist.is_main:  # rows past the resumed state are written again
+            train_log.trim_rows(self.run_dir / "log.csv", train_log.LOG_FIELDS, step)
+            train_log.trim_rows(self.run_dir / "metrics.csv", train_log.METRIC_FIELDS, step)
         bar = None
         if self.progress and self.dist.is_main:
             from tqdm import tqdm
 
             bar = tqdm(total=total, initial=step, desc="train", unit="step", dynamic_ncols=True)
-        metrics: dict[str, Any] = {}
         done_this_call = 0
         loss_fn = JointLoss(self.cfg.loss_weights)
         reduce = make_reducer(self.dist)
         model = self.model
-        ddp = None
-        if self.dist.active:
-            from torch.nn.parallel import DistributedDataParallel
-
-            ddp = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda"
-                                          else None, broadcast_buffers=False)
-        net = ddp or model
+        net = wrap_model(model, self.device, self.dist, self.cfg.optim.freeze_bn)
         for si in range(first_stage, len(self.cfg.stages)):
             stage = self.cfg.stages[si]
             stage_end = sum(self.steps[: si + 1])
@@ -269,13 +270,12 @@ class Trainer:
             sampler = ShardedBatchSampler(len(dataset), self.cfg.batch_size, self.dist,
                                           seed=self.cfg.seed * 1000 + si, start_batch=batch_index)
             loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=_collate, num_workers=0)
-            model.train()
-            if self.cfg.optim.freeze_bn:
-                freeze_batchnorm(model)
+            self._train_mode()
             window: list[dict[str, float]] = []
             t0 = time.perf_counter()
             for batch in loader:
-                batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+                batch = {k: v.to(self.device, self.dtype if v.is_floating_point() else v.dtype, non_blocking=True)
+                         for k, v in batch.items()}
                 outputs = net(batch["image"])
                 loss, parts = loss_fn(outputs, batch, reduce=reduce, world_size=self.dist.world_size)
                 if not math.isfinite(float(loss.detach())):
@@ -287,7 +287,10 @@ class Trainer:
                 counts = reduce(counts, "sum")
                 stepped = updater.after_backward({t: int(c) for t, c in zip(model.tasks, counts.tolist())},
                                                  self.cfg.batch_size)
-                window.append({"loss": float(loss.detach()) / self.dist.world_size, **parts})
+                # each process holds world_size x its share of the total: the sum over processes / world_size is
+                # the loss of the global batch (what one process logs)
+                total_loss = float(reduce(loss.detach(), "sum")) / self.dist.world_size
+                window.append({"loss": total_loss, **parts})
                 if not stepped:
                     continue
                 step += 1
@@ -299,11 +302,13 @@ class Trainer:
                         bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if k.startswith("loss") and v == v})
                 if bar is not None:
                     bar.update(1)
+                evaluated = None  # a checkpoint carries the metrics of its own step only, never older ones
                 if self.cfg.eval.every and step % self.cfg.eval.every == 0 and step != total:
-                    metrics = self.evaluate()
+                    evaluated = self._evaluate_and_record(step)
+                    self._train_mode()  # evaluate() restored train mode on every layer: BatchNorm too
                 if step % self.cfg.checkpoint_every == 0 or step == stage_end:
                     self._save(step, si if step < stage_end else si + 1, 0 if step == stage_end else batch_index,
-                               updater, metrics or None)
+                               updater, evaluated or None)
                 if step >= stage_end or (stop_after is not None and done_this_call >= stop_after):
                     break
             state = None
@@ -313,7 +318,7 @@ class Trainer:
                 return {"step": step, "interrupted": True}
         if bar is not None:
             bar.close()
-        metrics = self.evaluate() if self.cfg.eval.data else {}
+        metrics = self._evaluate_and_record(step) if self.cfg.eval.data else {}
         if self.dist.is_main:
             self._finish(step, metrics)
         barrier(self.dist)
@@ -322,34 +327,24 @@ class Trainer:
     # ----------------------------------------------------------------------------------------- outputs
     def _log_row(self, step: int, stage: str, window: list[dict[str, float]], updater: Updater,
                  seconds: float) -> dict[str, float]:
-        def mean(key: str) -> float:
-            vals = [w[key] for w in window if key in w and not math.isnan(w[key])]
-            return float(np.mean(vals)) if vals else float("nan")
-
-        row = {"step": step, "stage": stage, "loss": mean("loss"), "loss_segm": mean("segm"),
-               "loss_depth": mean("depth"), "loss_normals": mean("normals"),
-               "lr": updater.lrs().get("encoder", float("nan")), "seconds": round(seconds, 3)}
+        row = train_log.loss_row(step, stage, window, updater.lrs().get("encoder", float("nan")), seconds)
         if self.dist.is_main:
-            path = self.run_dir / "log.csv"
-            new = not path.exists()
-            with open(path, "a", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-                if new:
-                    writer.writeheader()
-                writer.writerow(row)
+            train_log.append_rows(self.run_dir / "log.csv", train_log.LOG_FIELDS, [row])
         return row
 
-    def _trim_log(self, step: int) -> None:
-        """On resume, drop log rows written after the state being resumed (they will be written again)."""
-        path = self.run_dir / "log.csv"
-        if not self.dist.is_main or not path.exists():
-            return
-        with open(path, newline="") as f:
-            rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-            writer.writeheader()
-            writer.writerows(rows)
+    def _train_mode(self) -> None:
+        """Training mode, with BatchNorm statistics frozen when ``optim.freeze_bn`` (after any ``model.train()``,
+        which unfreezes them)."""
+        self.model.train()
+        if self.cfg.optim.freeze_bn:
+            freeze_batchnorm(self.model)
+
+    def _evaluate_and_record(self, step: int) -> dict[str, Any]:
+        """:meth:`evaluate`, and its rows appended to metrics.csv (process 0)."""
+        metrics = self.evaluate()
+        if self.dist.is_main:
+            train_log.record_metrics(self.run_dir / "metrics.csv", step, metrics)
+        return metrics
 
     def evaluate(self) -> dict[str, Any]:
         """Metrics of the current model on ``config.eval.data`` (process 0 computes; others get {})."""
@@ -367,7 +362,7 @@ class Trainer:
         return results
 
     def _finish(self, step: int, metrics: dict[str, Any]) -> None:
-        from slamseg.networks.checkpoints import save_checkpoint
+        from slamseg.networks.checkpoints import export_half, save_checkpoint
         from slamseg.networks.evaluate import markdown_tables
         from slamseg.sequences.atomic import atomic_write_text
 
@@ -379,7 +374,8 @@ class Trainer:
         atomic_write_text(self.run_dir / "metrics.json", json.dumps(_plain(summary), indent=2) + "\n")
         if metrics:
             atomic_write_text(self.run_dir / "eval.md", markdown_tables(metrics, self.model.arch))
-        plot_log(self.run_dir / "log.csv", self.run_dir / "losses.png")
+        train_log.plot_log(self.run_dir / "log.csv", self.run_dir / "losses.png")
+        train_log.plot_metrics(self.run_dir / "metrics.csv", self.run_dir / "metrics.png")
         if self.cfg.export:
             export_half(self.model, self.cfg.export, training=_plain(asdict(self.cfg)), metrics=_plain(metrics))
 
@@ -396,49 +392,3 @@ def _plain(obj: Any) -> Any:
         return obj.item()
     return obj
 
-
-def export_half(model: torch.nn.Module, path: str | Path, **meta: Any) -> Path:
-    """Write the weights in half precision (slamseg format) plus ``<name>.json`` with its metadata/metrics."""
-    import copy
-    import json
-
-    from slamseg.networks.checkpoints import save_checkpoint
-    from slamseg.sequences.atomic import atomic_write_text
-
-    path = Path(path)
-    half = copy.deepcopy(model).cpu().half()
-    save_checkpoint(path, half, **meta)
-    atomic_write_text(path.with_suffix(".json"), json.dumps({k: meta.get(k) for k in ("metrics", "training")},
-                                                           indent=2) + "\n")
-    return path
-
-
-def plot_log(csv_path: Path, png_path: Path) -> None:
-    """Loss curves (total and per task) against steps from ``log.csv`` (matplotlib, Agg backend)."""
-    if not csv_path.exists():
-        return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from slamseg.sequences.atomic import atomic_path
-
-    with open(csv_path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        return
-    steps = [int(r["step"]) for r in rows]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for key in ("loss", "loss_segm", "loss_depth", "loss_normals"):
-        vals = [float(r[key]) for r in rows]
-        if any(v == v for v in vals):
-            ax.plot(steps, vals, label=key)
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    with atomic_path(png_path) as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)

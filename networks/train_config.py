@@ -98,6 +98,11 @@ class OptimOptions:
 
     ``lr_mult`` keys: ``encoder`` (MobileNet-v2), ``decoder`` (RefineNet blocks), and one per task head
     (``segm``, ``depth``, ``normals``; the paper multiplies the normals head by 10).
+
+    ``freeze_bn``: BatchNorm layers keep their running statistics (the paper; their affine weights still learn).
+    False normalises with batch statistics: under torchrun on CUDA the layers become SyncBatchNorm (statistics
+    of the global batch); on CPU torch has no SyncBatchNorm, so each process uses its own share of the batch
+    and the run differs from a single-process run (a warning says so).
     """
 
     lr: float = 1e-3

@@ -12,7 +12,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "train", help="train the joint depth + segmentation network from a config",
         description="Train the joint network as the paper does: optional pre-training on a large set whose missing "
                     "labels an expert filled, then fine-tuning on the fully annotated set with lr / 10. Writes "
-                    "checkpoints, log.csv, losses.png, metrics.json and eval.md into the run folder. Multi-process: "
+                    "checkpoints, log.csv and losses.png, metrics.csv and metrics.png (evaluations over training), "
+                    "metrics.json and eval.md into the run folder. Multi-process: "
                     "torchrun --nproc_per_node N -m slamseg train CONFIG.",
         epilog="example: slamseg train train_synthetic --set steps=20 --out runs/quick")
     p.add_argument("config", help="bundled config name (see 'slamseg config list') or a YAML file with command: train")
