@@ -5,6 +5,10 @@ in a plain script, no numba involved) right after growing its range-map fragment
 an empty image, and its depth was biased by up to 0.7 voxel on a fronto-parallel plane. This caster reads the
 same attributes through a dense block-index grid (block coordinates -> hash-map buffer index), sphere-traces the
 TSDF, and interpolates trilinearly, requiring the 8 neighbour voxels to have weight >= the threshold.
+
+Most of a ray crosses empty space, where no block is allocated: the march there leaps by the chessboard distance
+(in blocks) from the current block to the nearest allocated one, less one block, which can never pass over an
+allocated block (``block_distance_grid``); half a block when that distance is 1.
 """
 
 from __future__ import annotations
@@ -29,6 +33,57 @@ def block_index_grid(keys: np.ndarray, buf: np.ndarray) -> tuple[np.ndarray, np.
     rel = keys.astype(np.int64) - origin
     grid[rel[:, 0], rel[:, 1], rel[:, 2]] = buf.astype(np.int32)
     return grid, origin
+
+
+@nb.njit(cache=True)
+def block_distance_grid(grid: np.ndarray) -> np.ndarray:
+    """Chessboard (L-infinity) distance in blocks from each cell of ``grid`` to the nearest allocated block
+    (``grid >= 0``), by the exact two-pass chamfer transform with the 26-neighbourhood. X x Y x Z int32."""
+    nx, ny, nz = grid.shape
+    big = nx + ny + nz + 1
+    dist = np.empty((nx, ny, nz), dtype=np.int32)
+    for x in range(nx):
+        for y in range(ny):
+            for z in range(nz):
+                dist[x, y, z] = 0 if grid[x, y, z] >= 0 else big
+    for sweep in range(2):
+        sign = 1 if sweep == 0 else -1
+        for i in range(nx):
+            x = i if sign > 0 else nx - 1 - i
+            for j in range(ny):
+                y = j if sign > 0 else ny - 1 - j
+                for k in range(nz):
+                    z = k if sign > 0 else nz - 1 - k
+                    best = dist[x, y, z]
+                    for dx in range(-1, 2):
+                        for dy in range(-1, 2):
+                            for dz in range(-1, 2):
+                                # the 13 neighbours already visited in this sweep's order
+                                if (dx * nz * ny + dy * nz + dz) * sign >= 0:
+                                    continue
+                                xx, yy, zz = x + dx, y + dy, z + dz
+                                if 0 <= xx < nx and 0 <= yy < ny and 0 <= zz < nz:
+                                    best = min(best, dist[xx, yy, zz] + 1)
+                    dist[x, y, z] = best
+    return dist
+
+
+@nb.njit(inline="always")
+def _empty_leap_blocks(dist, origin, res, gx, gy, gz):
+    """Chessboard distance in blocks from the block of voxel-unit point (gx, gy, gz) to the nearest allocated
+    block (a lower bound outside the grid)."""
+    b = (int(np.floor(gx)) // res - origin[0], int(np.floor(gy)) // res - origin[1],
+         int(np.floor(gz)) // res - origin[2])
+    outside = 0
+    for a in range(3):
+        n = dist.shape[a]
+        if b[a] < 0:
+            outside = max(outside, -b[a])
+        elif b[a] >= n:
+            outside = max(outside, b[a] - n + 1)
+    if outside > 0:
+        return outside
+    return dist[b[0], b[1], b[2]]
 
 
 @nb.njit(inline="always")
@@ -86,6 +141,7 @@ def raycast_kernel(
     labels: np.ndarray,  # capacity x R x R x R x K float32 log-probabilities up to a constant
     grid: np.ndarray,
     origin: np.ndarray,
+    dist: np.ndarray,  # block_distance_grid(grid)
     voxel_size: float,
     trunc: float,
     cam_to_world: np.ndarray,  # 4 x 4 float64
@@ -129,7 +185,10 @@ def raycast_kernel(
                 val, status = _sample(tsdf, weight, grid, origin, res, gx, gy, gz, w_thr, corners)
                 if status != 1:
                     prev_t = -1.0
-                    step = 0.5 * res * voxel_size if status == -1 else 0.5 * voxel_size
+                    step = 0.5 * voxel_size
+                    if status == -1:
+                        leap = _empty_leap_blocks(dist, origin, res, gx, gy, gz)
+                        step = (leap - 1) * res * voxel_size if leap >= 2 else 0.5 * res * voxel_size
                     t += step / norm
                     continue
                 if prev_t > 0 and prev_val > 0 and val <= 0:

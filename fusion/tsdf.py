@@ -21,7 +21,7 @@ import open3d as o3d
 import open3d.core as o3c
 
 from slamseg.fusion import _tsdf_kernels as kern
-from slamseg.fusion._raycast import block_index_grid, raycast_kernel
+from slamseg.fusion._raycast import block_distance_grid, block_index_grid, raycast_kernel
 from slamseg.fusion.bayes import prepare_probs
 from slamseg.fusion.errors import MapError
 from slamseg.fusion.params import TSDFParams
@@ -337,7 +337,8 @@ class SemanticTSDF:
         intr = np.array([camera.fx, camera.fy, camera.cx, camera.cy], dtype=np.float64)
         depth, grad, colour, probs, labels = raycast_kernel(
             self._attr("tsdf"), self._attr("weight"), self._attr("color"), self._attr("label"), grid, origin,
-            p.voxel_size, p.trunc, pose, intr, h, w, p.depth_min, p.depth_max, p.weight_threshold,
+            block_distance_grid(grid), p.voxel_size, p.trunc, pose, intr, h, w, p.depth_min, p.depth_max,
+            p.weight_threshold,
         )
         hit = depth > 0
         normals = self._camera_normals(grad @ pose[:3, :3].astype(np.float32), camera, hit)
