@@ -371,7 +371,7 @@ class Trainer:
                         metrics=_plain(metrics) or None)
         import json
 
-        atomic_write_text(self.run_dir / "metrics.json", json.dumps(_plain(summary), indent=2) + "\n")
+        atomic_write_text(self.run_dir / "metrics.json", json.dumps(_plain(summary), indent=2, allow_nan=False) + "\n")
         if metrics:
             atomic_write_text(self.run_dir / "eval.md", markdown_tables(metrics, self.model.arch))
         train_log.plot_log(self.run_dir / "log.csv", self.run_dir / "losses.png")
@@ -381,7 +381,8 @@ class Trainer:
 
 
 def _plain(obj: Any) -> Any:
-    """Config / metrics -> plain JSON-able data (paths and tuples to str / list, NaN kept)."""
+    """Config / metrics -> plain strict-JSON data (paths and tuples to str / list; NaN / infinity, e.g. the IoU
+    of a class absent from the data, to None = null)."""
     if isinstance(obj, Mapping):
         return {str(k): _plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -389,6 +390,8 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     if isinstance(obj, (np.floating, np.integer)):
-        return obj.item()
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
     return obj
 
