@@ -1,11 +1,11 @@
 """The paper's speed protocol for the joint network on CPU: mean/std (and median) of forward passes after warm-up.
 
-Compares, in one run and with the thread count stated: the naive eager float32 NCHW model and each Predictor
-fast path (BatchNorm folding, channels-last, both, frozen TorchScript, the decoder's CPU kernels, optionally
-torch.compile) at 640x480 and
-320x240, batch 1, plus parameters and multiply-adds. Forward passes only (normalised tensor in, raw outputs out),
-as in the paper; compile/trace time is excluded (measured separately). Prints a Markdown table and writes
-benchmarks/results/network.json.
+Compares, in one run (the paths interleaved pass by pass) and with the thread count stated: the naive eager
+float32 NCHW model and each Predictor fast path (BatchNorm folding, channels-last, both, frozen TorchScript, the
+decoder's CPU kernels, optionally torch.compile) at 640x480 and 320x240, batch 1, plus parameters and multiply-adds.
+Forward passes only (normalised tensor in, raw outputs out), as in the paper; compile/trace time is excluded
+(measured separately). glibc malloc keeps freed memory for every path (as the Predictor sets it on CPU;
+``--no-retain-memory`` leaves the defaults). Prints a Markdown table and writes benchmarks/results/network.json.
 
     .venv/bin/python benchmarks/network.py                # 100 passes, 2 threads (the paper's protocol)
     .venv/bin/python benchmarks/network.py --iters 5      # quick check
@@ -41,18 +41,25 @@ PATHS: dict[str, dict] = {
 }
 
 
-def time_forward(net, x: torch.Tensor, iters: int, warmup: int) -> dict:
-    """Milliseconds per forward pass: mean, std, median, min over ``iters`` after ``warmup`` passes."""
+def time_interleaved(nets: dict[str, tuple], iters: int, warmup: int) -> dict[str, dict]:
+    """Milliseconds per forward pass of each (net, input): mean, std, median, min over ``iters`` rounds after
+    ``warmup`` rounds. Each round runs every path once, in a rotating order, so that the machine's drifts (this
+    host is shared) hit every path alike and their ratios are taken under the same conditions."""
+    names = list(nets)
+    times: dict[str, list[float]] = {name: [] for name in names}
     with torch.inference_mode():
         for _ in range(warmup):
-            net(x)
-        times = []
-        for _ in range(iters):
-            start = time.perf_counter()
-            net(x)
-            times.append(1000 * (time.perf_counter() - start))
-    return {"mean_ms": statistics.fmean(times), "std_ms": statistics.pstdev(times),
-            "median_ms": statistics.median(times), "min_ms": min(times), "iters": iters}
+            for net, x in nets.values():
+                net(x)
+        for i in range(iters):
+            for j in range(len(names)):
+                name = names[(i + j) % len(names)]
+                net, x = nets[name]
+                start = time.perf_counter()
+                net(x)
+                times[name].append(1000 * (time.perf_counter() - start))
+    return {name: {"mean_ms": statistics.fmean(t), "std_ms": statistics.pstdev(t), "median_ms": statistics.median(t),
+                   "min_ms": min(t), "iters": iters} for name, t in times.items()}
 
 
 def main() -> None:
@@ -79,23 +86,26 @@ def main() -> None:
     for width, height in sizes:
         x = torch.randn(1, 3, height, width)
         macs = sum(b.macs for b in count_macs(model, (width, height)))
-        baseline = None
+        nets, setup = {}, {}
         for name, options in paths.items():
             start = time.perf_counter()
             net = prepare(model, "cpu", example=x, **options)
             xin = x.contiguous(memory_format=torch.channels_last) if options.get("channels_last") else x
             with torch.inference_mode():
                 net(xin)  # compile / trace-optimise happens here, outside the timing
-            setup_s = time.perf_counter() - start
-            stats = time_forward(net, xin, args.iters, args.warmup)
-            baseline = baseline or stats["median_ms"]
-            rows.append({"path": name, "size": f"{width}x{height}", "setup_s": setup_s, **stats,
-                         "speedup_vs_naive": baseline / stats["median_ms"], "gmacs": macs / 1e9})
-            print(f"  {name} {width}x{height}: median {stats['median_ms']:.1f} ms", flush=True)
+            setup[name] = time.perf_counter() - start
+            nets[name] = (net, xin)
+        stats = time_interleaved(nets, args.iters, args.warmup)
+        baseline = stats[next(iter(paths))]["median_ms"]
+        for name in paths:
+            rows.append({"path": name, "size": f"{width}x{height}", "setup_s": setup[name], **stats[name],
+                         "speedup_vs_naive": baseline / stats[name]["median_ms"], "gmacs": macs / 1e9})
+            print(f"  {name} {width}x{height}: median {stats[name]['median_ms']:.1f} ms", flush=True)
     result = {
         "device": "cpu", "threads": args.threads, "torch": torch.__version__, "machine": platform.processor()
         or platform.machine(), "params": count_parameters(model), "checkpoint": str(args.checkpoint),
-        "protocol": f"{args.iters} forward passes after {args.warmup} warm-up, batch 1, float32", "rows": rows,
+        "protocol": f"{args.iters} forward passes after {args.warmup} warm-up, batch 1, float32, paths interleaved",
+        "rows": rows,
         "malloc_retains_freed_memory": retained,
     }
     out = Path(args.out)
