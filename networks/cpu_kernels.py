@@ -73,20 +73,29 @@ def _col_max5(rows: np.ndarray, lo: int, hi: int, x: int, col: np.ndarray) -> No
                 col[c] = _max(col[c], rows[r, x, c])
 
 
+@nb.njit(inline="always")
+def _band_row_maxima(x: np.ndarray, task: int, n_bands: int) -> tuple:
+    """Band ``task`` of an N x H x W x C input: (image n, first row y0, end row y1, first buffered row r0, the
+    horizontal 5-wide maxima of rows r0 .. min(y1 + 2, H) - 1 as a (rows x W x C) buffer)."""
+    h, w, c_n = x.shape[1], x.shape[2], x.shape[3]
+    n = task // n_bands
+    y0 = (task % n_bands) * _BAND
+    y1 = min(y0 + _BAND, h)
+    r0 = max(y0 - 2, 0)
+    r1 = min(y1 + 2, h)
+    rows = np.empty((r1 - r0, w, c_n), dtype=np.float32)
+    for r in range(r0, r1):
+        _row_max5(x[n, r], rows[r - r0])
+    return n, y0, y1, r0, rows
+
+
 @nb.njit(**_KERNEL)
 def maxpool5_nhwc(x: np.ndarray, out: np.ndarray) -> None:
     """5x5 max-pool, stride 1, padding 2 (padding never wins): N x H x W x C float32 -> ``out`` of the same shape."""
-    n_img, h, w, c_n = x.shape
+    n_img, h, w = x.shape[0], x.shape[1], x.shape[2]
     n_bands = (h + _BAND - 1) // _BAND
     for task in nb.prange(n_img * n_bands):
-        n = task // n_bands
-        y0 = (task % n_bands) * _BAND
-        y1 = min(y0 + _BAND, h)
-        r0 = max(y0 - 2, 0)
-        r1 = min(y1 + 2, h)
-        rows = np.empty((r1 - r0, w, c_n), dtype=np.float32)
-        for r in range(r0, r1):
-            _row_max5(x[n, r], rows[r - r0])
+        n, y0, y1, r0, rows = _band_row_maxima(x, task, n_bands)
         for y in range(y0, y1):
             lo = max(y - 2, 0) - r0
             hi = min(y + 3, h) - r0
@@ -100,14 +109,7 @@ def maxpool5_scale_accumulate_nhwc(top: np.ndarray, scale: np.ndarray, out: np.n
     n_img, h, w, c_n = top.shape
     n_bands = (h + _BAND - 1) // _BAND
     for task in nb.prange(n_img * n_bands):
-        n = task // n_bands
-        y0 = (task % n_bands) * _BAND
-        y1 = min(y0 + _BAND, h)
-        r0 = max(y0 - 2, 0)
-        r1 = min(y1 + 2, h)
-        rows = np.empty((r1 - r0, w, c_n), dtype=np.float32)
-        for r in range(r0, r1):
-            _row_max5(top[n, r], rows[r - r0])
+        n, y0, y1, r0, rows = _band_row_maxima(top, task, n_bands)
         col = np.empty(c_n, dtype=np.float32)
         for y in range(y0, y1):
             lo = max(y - 2, 0) - r0
