@@ -89,6 +89,15 @@ def _as_label_set(ls: str | LabelSet) -> LabelSet:
     return ls if isinstance(ls, LabelSet) else get_label_set(ls)
 
 
+def resolve_label_sets(
+    label_set: str | LabelSet, probs_label_set: str | LabelSet | None
+) -> tuple[LabelSet, LabelSet]:
+    """A map's (label set, set of the probabilities it is given), names resolved now so that an unknown name
+    fails at construction, not at the first labelled frame; ``probs_label_set`` None means the map's set."""
+    own = _as_label_set(label_set)
+    return own, own if probs_label_set is None else _as_label_set(probs_label_set)
+
+
 def prepare_probs(
     probs: np.ndarray,
     map_label_set: str | LabelSet,

@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 
 from slamseg.fusion import surfel_kernels as kernels
-from slamseg.fusion.bayes import prepare_probs
+from slamseg.fusion.bayes import prepare_probs, resolve_label_sets
 from slamseg.fusion.errors import MapError
 from slamseg.fusion.params import SurfelParams
 from slamseg.fusion.types import RenderedView
-from slamseg.sequences import Camera, LabelSet, get_label_set
+from slamseg.sequences import Camera, LabelSet
 from slamseg.sequences.atomic import atomic_path
 
 log = logging.getLogger(__name__)
@@ -88,12 +88,7 @@ class SurfelMap:
         label_set: str | LabelSet = "nyu13",
         probs_label_set: str | LabelSet | None = None,
     ) -> None:
-        self._label_set = label_set if isinstance(label_set, LabelSet) else get_label_set(label_set)
-        # Resolved now so that an unknown name fails here, not at the first labelled frame.
-        self._probs_label_set = (
-            self._label_set if probs_label_set is None
-            else probs_label_set if isinstance(probs_label_set, LabelSet) else get_label_set(probs_label_set)
-        )
+        self._label_set, self._probs_label_set = resolve_label_sets(label_set, probs_label_set)
         self.params = (params or SurfelParams()).validate()
         self.frame = 0  # number of integrate calls so far (the surfels' clock)
         self.n = 0

@@ -22,11 +22,11 @@ import open3d.core as o3c
 
 from slamseg.fusion import _tsdf_kernels as kern
 from slamseg.fusion._raycast import block_distance_grid, block_index_grid, raycast_kernel
-from slamseg.fusion.bayes import prepare_probs
+from slamseg.fusion.bayes import prepare_probs, resolve_label_sets
 from slamseg.fusion.errors import MapError
 from slamseg.fusion.params import TSDFParams
 from slamseg.fusion.types import RenderedView
-from slamseg.sequences import Camera, LabelSet, get_label_set
+from slamseg.sequences import Camera, LabelSet
 from slamseg.sequences.atomic import atomic_path
 
 log = logging.getLogger(__name__)
@@ -71,13 +71,7 @@ class SemanticTSDF:
         probs_label_set: str | LabelSet | None = None,
     ) -> None:
         self.params = (params or TSDFParams()).validate()
-        self._label_set = label_set if isinstance(label_set, LabelSet) else get_label_set(label_set)
-        if probs_label_set is None:
-            self._probs_label_set = self._label_set
-        else:
-            self._probs_label_set = (
-                probs_label_set if isinstance(probs_label_set, LabelSet) else get_label_set(probs_label_set)
-            )
+        self._label_set, self._probs_label_set = resolve_label_sets(label_set, probs_label_set)
         self._device = o3c.Device(self.params.device)
         self._vbg = self._new_grid(self.params.block_count)
         self._log_q: np.ndarray | None = None  # per-pixel log-probability buffer reused between frames
