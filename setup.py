@@ -63,8 +63,9 @@ setup(
         "cuda": ["open3d>=0.18"],
         "onnx": ["onnx>=1.15", "onnxruntime>=1.17"],
         "viz": ["rerun-sdk>=0.23"],
-        # dev: what `make test` needs; the ONNX and rerun extras are tested too, so they are part of it.
-        "dev": ["pytest>=7.4", "ruff>=0.4", "onnx>=1.15", "onnxruntime>=1.17", "rerun-sdk>=0.23"],
+        # dev: what `make test` needs; the ONNX and rerun extras are tested too, so they are part of it; evo is
+        # the reference the trajectory metrics are tested against.
+        "dev": ["pytest>=7.4", "ruff>=0.4", "onnx>=1.15", "onnxruntime>=1.17", "rerun-sdk>=0.23", "evo>=1.28"],
     },
     entry_points={"console_scripts": ["slamseg=slamseg.cli:main"]},
 )

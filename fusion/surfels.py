@@ -340,8 +340,10 @@ class SurfelMap:
         }
 
     # ------------------------------------------------------------------------------------------ persistence
-    def save(self, path: str | Path) -> Path:
-        """Write the map to one ``.npz`` (arrays + a JSON metadata string), atomically. Returns the path."""
+    def save(self, path: str | Path, compress: bool = False) -> Path:
+        """Write the map to one ``.npz`` (arrays + a JSON metadata string), atomically. Returns the path.
+
+        ``compress`` compresses the arrays (slower; float surfel attributes shrink little)."""
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
@@ -356,7 +358,7 @@ class SurfelMap:
         }
         arrays = {name: getattr(self, name)[: self.n] for name in _ARRAYS}
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, metadata=np.array(json.dumps(meta)), **arrays)
+            (np.savez_compressed if compress else np.savez)(fh, metadata=np.array(json.dumps(meta)), **arrays)
         return path
 
     @classmethod

@@ -1,362 +1,278 @@
-"""Camera tracking (issue 6 item 4): ground truth, frame-to-frame RGB-D odometry and frame-to-model tracking.
+"""Camera tracking: ground truth, or RGB-D odometry with a motion model, recovery and relocalisation.
 
-Every tracker has one call, ``track(depth, rgb, camera, previous_pose, map=None, frame_index=None)``, returning a
-:class:`TrackingResult`. When tracking fails the result has ``ok=False`` and ``pose = previous_pose``; the caller
-skips the frame (does not integrate it), so a bad frame never corrupts the map. Failures are logged with the
-frame index and the reason.
+Every tracker has one call, ``track(depth, rgb, camera, map=None, frame_index=None, timestamp=None,
+initial_pose=None) -> TrackingResult``, and says per frame what it did (:class:`TrackStatus`):
 
-Odometry is Open3D's tensor multi-scale RGB-D odometry (``open3d.t.pipelines.odometry``): point-to-plane ICP,
-photometric, or both ("hybrid"). Its result is the source-to-target transform; with the new frame as source and
-the reference (previous frame, or the map rendered at the previous pose) as target, that is the motion
-``T_prev_cur`` and the new pose is ``previous_pose @ T_prev_cur``.
+- ``tracked``: odometry against the reference was accepted;
+- ``recovered``: accepted after one or more rejected frames (against the reference, or by relocalisation
+  against a stored keyframe);
+- ``predicted``: rejected; the pose is the constant-velocity motion model's (the frame should not be fused);
+- ``lost``: rejected for longer than the motion model is trusted and relocalisation failed: no pose.
 
-Failure is declared when any of these holds (thresholds in :class:`FailureThresholds`): too few valid depth
-pixels; Open3D raised (no correspondences); fitness (inlier fraction) too low; inlier RMSE too high; the
-smallest eigenvalue of the 6 x 6 information matrix per valid pixel too low (a degenerate, under-constrained
-alignment); or an implausible jump (translation or rotation per frame too large).
+:class:`RGBDTracker` tracks at a reduced resolution (every ``scale``-th pixel) against one of three references:
+``"keyframe"`` (the nearest stored keyframe: drift grows only when new keyframes are made), ``"frame"`` (the last
+tracked frame) or ``"model"`` (the map rendered at the motion model's pose, KinectFusion / ElasticFusion style,
+with no label mixture). The motion model's pose is the initial guess. When the reference fails, the nearest
+keyframe (or the last frame) is tried; while rejected, every frame tries to relocalise against the keyframes
+nearest to the predicted pose, so a camera that comes back to mapped space is found again.
 
-Lens distortion is ignored: frames are expected undistorted (the sequence readers undistort TUM freiburg1/2
-frames by default).
+Acceptance does not rely on Open3D's fitness (its meaning differs between photometric and geometric odometry):
+the new view's points are projected into the reference (:func:`~slamseg.fusion.odometry.check_alignment`), and
+the overlap, depth-inlier ratio, inlier RMSE, the information matrix's smallest eigenvalue and the correction to
+the motion model's guess are checked (:class:`FailureThresholds`).
+
+Lens distortion is ignored: frames are expected undistorted (the readers undistort TUM freiburg1/2 by default).
 """
 
 from __future__ import annotations
 
 import logging
-from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
-from slamseg.fusion.errors import TrackingError
+from slamseg.fusion.keyframes import Keyframe, KeyframeStore, pose_distance, rotation_angle_deg
+from slamseg.fusion.odometry import (
+    METHODS,
+    OdometryEstimate,
+    TrackingImage,
+    check_alignment,
+    make_tracking_image,
+    odometry_between,
+    rgbd_odometry,
+)
+from slamseg.fusion.tracking_types import (
+    REFERENCES,
+    FailureThresholds,
+    GroundTruthTracker,
+    Tracker,
+    TrackerConfig,
+    TrackingResult,
+    TrackStatus,
+)
 from slamseg.sequences import Camera
 
 log = logging.getLogger(__name__)
-
-METHODS = ("hybrid", "point_to_plane", "intensity")
-
-
-@dataclass
-class TrackingResult:
-    """Outcome of tracking one frame.
-
-    Attributes:
-        pose: 4 x 4 float64 camera-to-world of the frame; equals the previous pose when ``ok`` is False.
-        ok: False when tracking failed (the caller should skip the frame).
-        fitness: inlier fraction of the alignment (1.0 for ground truth, 0 when nothing was estimated).
-        rmse: inlier RMSE in metres (0 for ground truth).
-        info: details: ``reason`` of a failure, ``motion`` 4 x 4 relative transform, ``translation_m``,
-            ``rotation_deg``, ``min_info_eig``, ``reference`` ("frame" or "model") ...
-    """
-
-    pose: np.ndarray
-    ok: bool
-    fitness: float
-    rmse: float
-    info: dict[str, Any] = field(default_factory=dict)
+__all__ = ["METHODS", "REFERENCES", "FailureThresholds", "GroundTruthTracker", "OdometryEstimate", "RGBDTracker",
+           "TrackStatus", "Tracker", "TrackerConfig", "TrackingResult", "rgbd_odometry", "rotation_angle_deg"]
 
 
-@dataclass
-class FailureThresholds:
-    """When a tracking estimate is rejected (per frame; metres, degrees).
-
-    Attributes:
-        min_valid_fraction: fraction of pixels with valid depth in the new frame.
-        min_fitness: Open3D's fitness (fraction of pixels with an inlier correspondence).
-        max_rmse: inlier RMSE in metres.
-        min_info_eig_per_pixel: smallest eigenvalue of the information matrix divided by the pixel count
-            (normalised so the threshold does not depend on the image size).
-        max_translation: metres per frame (a hand-held camera at 30 Hz moves a few cm).
-        max_rotation_deg: degrees per frame.
-    """
-
-    min_valid_fraction: float = 0.1
-    min_fitness: float = 0.3
-    max_rmse: float = 0.05
-    min_info_eig_per_pixel: float = 1e-3
-    max_translation: float = 0.3
-    max_rotation_deg: float = 30.0
+def scale_motion(motion: np.ndarray, factor: float) -> np.ndarray:
+    """The rigid motion ``motion`` (4 x 4) repeated ``factor`` times (rotation vector and translation scaled)."""
+    out = np.eye(4)
+    out[:3, :3] = Rotation.from_rotvec(Rotation.from_matrix(motion[:3, :3]).as_rotvec() * factor).as_matrix()
+    out[:3, 3] = motion[:3, 3] * factor
+    return out
 
 
-def rotation_angle_deg(rot: np.ndarray) -> float:
-    """Angle in degrees of a 3 x 3 rotation matrix."""
-    return float(np.degrees(np.arccos(np.clip((np.trace(rot) - 1.0) / 2.0, -1.0, 1.0))))
-
-
-class Tracker(ABC):
-    """Common tracker interface."""
-
-    @abstractmethod
-    def track(
-        self,
-        depth: np.ndarray,
-        rgb: np.ndarray,
-        camera: Camera,
-        previous_pose: np.ndarray,
-        map: Any = None,  # noqa: A002 - the issue's interface name
-        frame_index: int | None = None,
-    ) -> TrackingResult:
-        """Estimate the camera-to-world pose of a new frame.
-
-        Args:
-            depth: H x W float32 metres (0 = invalid); rgb: H x W x 3 uint8; camera: intrinsics.
-            previous_pose: 4 x 4 float64 camera-to-world of the last successfully tracked frame.
-            map: the map (anything with ``render(camera, pose)``), used by frame-to-model tracking.
-            frame_index: for log messages (and for ground-truth lookup).
-        """
-
-    def reset(self) -> None:  # noqa: B027 - optional hook, stateless trackers need nothing
-        """Forget internal state (reference frames)."""
-
-
-class GroundTruthTracker(Tracker):
-    """Poses from the sequence: ``poses[frame_index]`` (a mapping or a list; None entries mean "no pose")."""
-
-    def __init__(self, poses: Mapping[int, np.ndarray | None] | Sequence[np.ndarray | None]) -> None:
-        self.poses = poses
-
-    def track(
-        self,
-        depth: np.ndarray,
-        rgb: np.ndarray,
-        camera: Camera,
-        previous_pose: np.ndarray,
-        map: Any = None,  # noqa: A002
-        frame_index: int | None = None,
-    ) -> TrackingResult:
-        """Look the pose up; a frame without one fails (ok=False, previous pose kept)."""
-        if frame_index is None:
-            raise TrackingError("GroundTruthTracker needs frame_index to look up the ground-truth pose")
-        try:
-            pose = self.poses[frame_index]
-        except (IndexError, KeyError):
-            pose = None
-        if pose is None:
-            log.warning("frame %s: no ground-truth pose; frame skipped", frame_index)
-            return TrackingResult(np.asarray(previous_pose, np.float64), False, 0.0, 0.0, {"reason": "no ground truth"})
-        return TrackingResult(np.asarray(pose, np.float64).copy(), True, 1.0, 0.0, {"reference": "ground_truth"})
-
-
-@dataclass
-class OdometryEstimate:
-    """Raw output of one odometry call: ``motion`` is source-to-target 4 x 4, ``info`` the 6 x 6 information."""
-
-    motion: np.ndarray
-    fitness: float
-    rmse: float
-    info: np.ndarray
-
-
-def rgbd_odometry(
-    source_depth: np.ndarray,
-    source_rgb: np.ndarray,
-    target_depth: np.ndarray,
-    target_rgb: np.ndarray,
-    camera: Camera,
-    init: np.ndarray | None = None,
-    method: str = "hybrid",
-    depth_max: float = 4.0,
-    depth_outlier_trunc: float = 0.07,
-    iterations: tuple[int, ...] = (10, 5, 3),
-) -> OdometryEstimate:
-    """Open3D multi-scale RGB-D odometry between two H x W frames of the same camera.
+class RGBDTracker(Tracker):
+    """RGB-D odometry tracking with a motion model, keyframes and relocalisation (see the module docstring).
 
     Args:
-        source_depth, target_depth: H x W float32 metres (0 = invalid); source_rgb, target_rgb: H x W x 3 uint8.
-        init: 4 x 4 initial source-to-target guess (identity by default).
-        method: "hybrid" (point-to-plane + photometric), "point_to_plane" or "intensity".
-        depth_max: metres; deeper pixels are ignored.
-        depth_outlier_trunc: correspondences farther apart than this (metres) are outliers (also the distance
-            threshold of the information matrix).
-        iterations: per pyramid level, coarse last (Open3D's order: finest level first).
-    Returns:
-        OdometryEstimate; raises RuntimeError from Open3D when no correspondences exist.
+        config: :class:`TrackerConfig`.
+        render_kwargs: keyword arguments of ``map.render`` for model tracking (e.g. ``{"with_labels": False}``
+            for a semantic TSDF).
     """
-    import open3d as o3d  # deferred: importing slamseg.fusion.tracking must stay cheap
 
-    od = o3d.t.pipelines.odometry
-    if method not in METHODS:
-        raise TrackingError(f"odometry method must be one of {METHODS}, got {method!r}")
-    o3d_method = {
-        "hybrid": od.Method.Hybrid,
-        "point_to_plane": od.Method.PointToPlane,
-        "intensity": od.Method.Intensity,
-    }
-
-    def image(a: np.ndarray) -> Any:
-        return o3d.t.geometry.Image(o3d.core.Tensor(np.ascontiguousarray(a)))
-
-    src = o3d.t.geometry.RGBDImage(image(source_rgb), image(source_depth.astype(np.float32, copy=False)))
-    dst = o3d.t.geometry.RGBDImage(image(target_rgb), image(target_depth.astype(np.float32, copy=False)))
-    intr = o3d.core.Tensor(camera.K)
-    init_t = o3d.core.Tensor(np.eye(4) if init is None else np.asarray(init, np.float64))
-    criteria = [od.OdometryConvergenceCriteria(int(n)) for n in iterations]
-    params = od.OdometryLossParams(depth_outlier_trunc=depth_outlier_trunc)
-    res = od.rgbd_odometry_multi_scale(
-        src, dst, intr, init_t, depth_scale=1.0, depth_max=depth_max, criteria_list=criteria,
-        method=o3d_method[method], params=params,
-    )  # fmt: skip
-    info = od.compute_odometry_information_matrix(
-        src.depth, dst.depth, intr, res.transformation, depth_outlier_trunc, 1.0, depth_max
-    )
-    return OdometryEstimate(res.transformation.numpy().copy(), float(res.fitness), float(res.inlier_rmse), info.numpy())
-
-
-class _OdometryTracker(Tracker):
-    """Shared odometry + failure checks of the frame-to-frame and frame-to-model trackers."""
-
-    def __init__(
-        self,
-        method: str = "hybrid",
-        depth_max: float = 4.0,
-        thresholds: FailureThresholds | None = None,
-        iterations: tuple[int, ...] = (10, 5, 3),
-    ) -> None:
-        if method not in METHODS:
-            raise TrackingError(f"odometry method must be one of {METHODS}, got {method!r}")
-        self.method = method
-        self.depth_max = depth_max
-        self.thresholds = thresholds or FailureThresholds()
-        self.iterations = iterations
-        # The last successfully tracked frame (depth, rgb): the reference of frame-to-frame odometry, and the
-        # fallback of frame-to-model odometry while the model shows too little.
-        self._last: tuple[np.ndarray, np.ndarray] | None = None
+    def __init__(self, config: TrackerConfig | None = None, render_kwargs: dict[str, Any] | None = None) -> None:
+        self.config = config or TrackerConfig()
+        self.render_kwargs = dict(render_kwargs or {})
+        self.keyframes = KeyframeStore(self.config.keyframe_translation, self.config.keyframe_rotation_deg)
+        self.reset()
 
     def reset(self) -> None:
-        """Forget the last tracked frame."""
-        self._last = None
+        """Forget the trajectory and the last frame (keyframes stay: they serve relocalisation)."""
+        self._last: TrackingImage | None = None  # last accepted view, reference of "frame" tracking
+        self._last_pose: np.ndarray | None = None  # pose of the last frame that has one (accepted or predicted)
+        self._last_pose_ok: np.ndarray | None = None  # pose of the last accepted frame (_last)
+        self._last_stamp: float | None = None
+        self._velocity = np.eye(4)  # motion per frame interval of _velocity_dt seconds
+        self._velocity_dt: float | None = None
+        self._failures = 0  # consecutive rejected frames
+        self._keyframe: Keyframe | None = None  # the keyframe the last accepted frame was tracked against
+        self._sweep = -1  # relocalisation's turn over all keyframes
 
-    def _initialise(self, depth: np.ndarray, rgb: np.ndarray, previous_pose: np.ndarray) -> TrackingResult:
-        """No reference yet: this frame becomes it and keeps ``previous_pose``."""
-        self._last = (depth.copy(), rgb.copy())
-        return TrackingResult(np.asarray(previous_pose, np.float64).copy(), True, 1.0, 0.0, {"initialised": True})
+    # ------------------------------------------------------------------------------------------ helpers
+    def _scale(self, camera: Camera) -> int:
+        """The downsampling factor for frames of ``camera``."""
+        return self.config.scale or max(1, round(camera.width / 320))
 
-    def _track_against(self, depth: np.ndarray, rgb: np.ndarray, ref: tuple[np.ndarray, np.ndarray],
-                       camera: Camera, previous_pose: np.ndarray, frame_index: int | None,
-                       reference: str) -> TrackingResult:
-        """Odometry against ``ref``; on success this frame becomes the last tracked frame."""
-        result = self._estimate(depth, rgb, *ref, camera, previous_pose, frame_index, reference)
-        if result.ok:
-            self._last = (depth.copy(), rgb.copy())
+    def _predict(self, timestamp: float | None) -> np.ndarray:
+        """The motion model's pose for a frame at ``timestamp``."""
+        assert self._last_pose is not None
+        if not self.config.motion_model:
+            return self._last_pose.copy()
+        factor = 1.0
+        if timestamp is not None and self._last_stamp is not None and self._velocity_dt:
+            # Scale the per-interval velocity to this interval, but extrapolate at most two intervals: a hand-held
+            # camera does not keep its velocity through a gap of dropped frames.
+            factor = float(np.clip((timestamp - self._last_stamp) / self._velocity_dt, 0.0, 2.0))
+        return self._last_pose @ scale_motion(self._velocity, factor)
+
+    def _align(self, image: TrackingImage, ref: TrackingImage, ref_pose: np.ndarray, guess: np.ndarray,
+               label: str, iterations: tuple[int, ...] | None = None) -> TrackingResult:
+        """Odometry from ``image`` to ``ref`` starting at ``guess``; accepted or rejected with a reason."""
+        cfg, th = self.config, self.config.thresholds
+        init = np.linalg.inv(ref_pose) @ guess
+        try:
+            est = odometry_between(image, ref, init, cfg.method, cfg.depth_max, cfg.depth_outlier_trunc,
+                                   iterations or cfg.iterations)
+        except RuntimeError as exc:  # Open3D: no correspondences, or a singular system
+            return TrackingResult(None, TrackStatus.LOST, reference=label,
+                                  reason=f"odometry failed: {str(exc).splitlines()[0][-80:]}")
+        pose = ref_pose @ est.motion
+        info: dict[str, Any] = {}
+        reason = None
+        if not np.all(np.isfinite(est.motion)):
+            return TrackingResult(None, TrackStatus.LOST, reference=label, reason="non-finite motion")
+        check = check_alignment(image, ref, est.motion, th.inlier_distance)
+        eig = float(np.linalg.eigvalsh(est.info)[0]) / image.depth.size if np.all(np.isfinite(est.info)) else 0.0
+        corr_m, corr_deg = pose_distance(guess, pose)
+        info.update(overlap=round(check.overlap, 4), min_info_eig=eig, correction_m=round(corr_m, 4),
+                    correction_deg=round(corr_deg, 3))
+        if check.overlap < th.min_overlap:
+            reason = f"overlap {check.overlap:.2f} < {th.min_overlap}"
+        elif check.inlier_ratio < th.min_inlier_ratio:
+            reason = f"depth inliers {check.inlier_ratio:.2f} < {th.min_inlier_ratio}"
+        elif check.rmse > th.max_rmse:
+            reason = f"inlier rmse {check.rmse:.4f} m > {th.max_rmse}"
+        elif eig < th.min_info_eig_per_pixel:
+            reason = f"information min eigenvalue per pixel {eig:.2e} < {th.min_info_eig_per_pixel}"
+        elif corr_m > th.max_correction or corr_deg > th.max_correction_deg:
+            reason = f"jump of {corr_m:.3f} m / {corr_deg:.1f} deg from the motion model"
+        status = TrackStatus.LOST if reason else TrackStatus.TRACKED
+        return TrackingResult(None if reason else pose, status, check.inlier_ratio, check.rmse, label, reason, info)
+
+    def _references(self, image: TrackingImage, guess: np.ndarray, map: Any  # noqa: A002
+                    ) -> list[tuple[TrackingImage, np.ndarray, str, Keyframe | None]]:
+        """(view, its pose, label, keyframe) to try in order: the configured reference first, then a fallback."""
+        cfg = self.config
+        nearest = self.keyframes.nearest(guess)
+        keyframe = [(nearest[0].image(), nearest[0].pose, f"keyframe {nearest[0].id}", nearest[0])] if nearest else []
+        last = [(self._last, self._last_pose_ok, "frame", None)] if self._last is not None else []
+        if cfg.reference == "model" and map is not None:
+            view = map.render(image.camera, guess, **self.render_kwargs)
+            if float(np.mean(view.depth > 0)) >= cfg.min_model_fraction:
+                model = TrackingImage(np.ascontiguousarray(view.depth, np.float32), view.colour, image.camera)
+                return [(model, guess, "model", None), *keyframe, *last]
+            return keyframe + last
+        if cfg.reference == "frame":
+            return last + keyframe
+        return keyframe + last
+
+    def _relocalise(self, image: TrackingImage, guess: np.ndarray) -> TrackingResult | None:
+        """Try the keyframes nearest to ``guess`` (each from the guess and from its own pose); the best accepted."""
+        best: TrackingResult | None = None
+        cfg = self.config
+        chosen = self.keyframes.nearest(guess, cfg.relocalisation_candidates)
+        # The camera may have come back anywhere in the map: besides the keyframes near the last known pose,
+        # each frame also tries the next few of all keyframes in turn, so every keyframe is tried within a few
+        # frames.
+        others = [kf for kf in self.keyframes.keyframes if kf not in chosen]
+        for _ in range(min(cfg.relocalisation_sweep, len(others))):
+            self._sweep = (self._sweep + 1) % len(others)
+            chosen.append(others[self._sweep])
+        candidates: list[tuple[TrackingImage, np.ndarray, str, Keyframe | None]] = [
+            (kf.image(), kf.pose, f"relocalised on keyframe {kf.id}", kf) for kf in chosen]
+        if self._last is not None and self._last_pose_ok is not None:
+            candidates.append((self._last, self._last_pose_ok, "relocalised on the last tracked frame", None))
+        for ref, ref_pose, label, kf in candidates:
+            for start in (guess, ref_pose):
+                # one more, coarser pyramid level: a wider basin of convergence for a camera far from its guess
+                result = self._align(image, ref, ref_pose, start, label, (*cfg.iterations, cfg.iterations[-1]))
+                if result.pose is not None and (best is None or result.fitness > best.fitness):
+                    best = result
+                    best.info["keyframe"] = kf
+                if best is not None:
+                    break
+        return best
+
+    # ------------------------------------------------------------------------------------------ tracking
+    def track(self, depth: np.ndarray, rgb: np.ndarray, camera: Camera, map: Any = None,  # noqa: A002
+              frame_index: int | None = None, timestamp: float | None = None,
+              initial_pose: np.ndarray | None = None) -> TrackingResult:
+        """Track one frame (see the module docstring for what each status means)."""
+        cfg = self.config
+        image = make_tracking_image(depth, rgb, camera, self._scale(camera), cfg.depth_max, cfg.max_relative_jump)
+        index = -1 if frame_index is None else int(frame_index)
+        stamp = None if timestamp is None else float(timestamp)
+        if self._last_pose is None:  # first frame: it defines the world frame (or takes the given pose)
+            pose = np.eye(4) if initial_pose is None else np.asarray(initial_pose, np.float64).copy()
+            return self._accept(TrackingResult(pose, TrackStatus.TRACKED, 1.0, 0.0, "first frame"), image, index,
+                                stamp, None)
+        guess = self._predict(stamp)
+        result: TrackingResult | None = None
+        if image.valid_fraction < cfg.thresholds.min_valid_fraction:
+            reason = f"valid depth {image.valid_fraction:.3f} < {cfg.thresholds.min_valid_fraction}"
+            result = TrackingResult(None, TrackStatus.LOST, reference="-", reason=reason)
+        else:
+            for ref, ref_pose, label, kf in self._references(image, guess, map):
+                result = self._align(image, ref, ref_pose, guess, label)
+                if result.pose is not None:
+                    result.info["keyframe"] = kf
+                    break
+            if (result is None or result.pose is None) and len(self.keyframes):
+                result = self._relocalise(image, guess) or result
+        if result is not None and result.pose is not None:
+            if self._failures:
+                result.status = TrackStatus.RECOVERED
+            return self._accept(result, image, index, stamp, result.info.pop("keyframe", None))
+        return self._reject(result, guess, index, stamp)
+
+    def _accept(self, result: TrackingResult, image: TrackingImage, index: int, stamp: float | None,
+                keyframe: Keyframe | None) -> TrackingResult:
+        pose = result.pose
+        assert pose is not None
+        if self._last_pose is not None and self._failures == 0:
+            dt = None if stamp is None or self._last_stamp is None else stamp - self._last_stamp
+            self._velocity = np.linalg.inv(self._last_pose) @ pose
+            self._velocity_dt = dt if dt and dt > 0 else None
+        elif self._failures:
+            self._velocity = np.eye(4)  # after a gap the old velocity means nothing
+        self._last, self._last_pose, self._last_pose_ok, self._last_stamp = image, pose, pose, stamp
+        self._failures = 0
+        if keyframe is None and len(self.keyframes):
+            # Tracked against a frame or the model: the pose hangs on the chain since the newest keyframe.
+            keyframe = self.keyframes.keyframes[-1]
+        if self.keyframes.is_new_view(pose):
+            keyframe = self.keyframes.add(index, stamp if stamp is not None else float(index), pose, image)
+        self._keyframe = keyframe
+        result.info["keyframe_id"] = None if keyframe is None else keyframe.id
         return result
 
-    def _estimate(
-        self,
-        depth: np.ndarray,
-        rgb: np.ndarray,
-        ref_depth: np.ndarray,
-        ref_rgb: np.ndarray,
-        camera: Camera,
-        previous_pose: np.ndarray,
-        frame_index: int | None,
-        reference: str,
-    ) -> TrackingResult:
-        th = self.thresholds
-        previous_pose = np.asarray(previous_pose, np.float64)
-        n_pixels = depth.size
-        valid = float(np.count_nonzero((depth > 0) & (depth < self.depth_max))) / n_pixels
-        info: dict[str, Any] = {"reference": reference, "valid_fraction": valid}
-        reason = None
-        est = None
-        if valid < th.min_valid_fraction:
-            reason = f"valid depth fraction {valid:.3f} < {th.min_valid_fraction}"
-        else:
-            try:
-                est = rgbd_odometry(
-                    depth, rgb, ref_depth, ref_rgb, camera, None, self.method, self.depth_max,
-                    iterations=self.iterations,
-                )  # fmt: skip
-            except RuntimeError as exc:  # Open3D raises when a pyramid level has no correspondences
-                reason = f"odometry failed: {exc}"
-        fitness = rmse = 0.0
-        if est is not None:
-            fitness, rmse = est.fitness, est.rmse
-            trans = float(np.linalg.norm(est.motion[:3, 3]))
-            rot = rotation_angle_deg(est.motion[:3, :3])
-            eig = float(np.linalg.eigvalsh(est.info)[0]) / n_pixels if np.all(np.isfinite(est.info)) else 0.0
-            info.update(motion=est.motion, translation_m=trans, rotation_deg=rot, min_info_eig=eig)
-            if not np.all(np.isfinite(est.motion)):
-                reason = "non-finite motion"
-            elif fitness < th.min_fitness:
-                reason = f"fitness {fitness:.3f} < {th.min_fitness}"
-            elif rmse > th.max_rmse:
-                reason = f"inlier rmse {rmse:.4f} m > {th.max_rmse}"
-            elif eig < th.min_info_eig_per_pixel:
-                reason = f"information min eigenvalue per pixel {eig:.2e} < {th.min_info_eig_per_pixel}"
-            elif trans > th.max_translation:
-                reason = f"jump of {trans:.3f} m > {th.max_translation} m"
-            elif rot > th.max_rotation_deg:
-                reason = f"jump of {rot:.1f} deg > {th.max_rotation_deg} deg"
-        if reason is not None:
-            info["reason"] = reason
-            log.warning("frame %s: tracking against %s failed (%s); previous pose kept", frame_index, reference, reason)
-            return TrackingResult(previous_pose.copy(), False, fitness, rmse, info)
-        return TrackingResult(previous_pose @ est.motion, True, fitness, rmse, info)
+    def _reject(self, result: TrackingResult | None, guess: np.ndarray, index: int, stamp: float | None
+                ) -> TrackingResult:
+        self._failures += 1
+        reason = result.reason if result is not None else "no reference to track against"
+        info = dict(result.info) if result is not None else {}
+        info.pop("keyframe", None)
+        self._last_stamp = stamp
+        if self._failures <= self.config.max_predicted:
+            self._last_pose = guess
+            log.warning("frame %d: tracking rejected (%s); motion model's pose kept (%d in a row)", index, reason,
+                        self._failures)
+            return TrackingResult(guess, TrackStatus.PREDICTED, reference="motion model", reason=reason, info=info)
+        # Lost: stop extrapolating; relocalisation keeps searching around the last pose it had.
+        self._velocity = np.eye(4)
+        log.warning("frame %d: camera lost (%s; %d frames rejected in a row)", index, reason, self._failures)
+        return TrackingResult(None, TrackStatus.LOST, reference=result.reference if result else "-", reason=reason,
+                              info=info)
 
+    def restore(self, keyframes: list[Keyframe], pose: np.ndarray, depth: np.ndarray, rgb: np.ndarray,
+                camera: Camera, timestamp: float | None, keyframe_id: int | None) -> None:
+        """Continue an interrupted run: its keyframes, and its last fused frame (pose, images) as the reference."""
+        self.reset()
+        self.keyframes.keyframes = list(keyframes)
+        cfg = self.config
+        self._last = make_tracking_image(depth, rgb, camera, self._scale(camera), cfg.depth_max,
+                                         cfg.max_relative_jump)
+        self._last_pose = self._last_pose_ok = np.asarray(pose, np.float64).copy()
+        self._last_stamp = timestamp
+        if keyframe_id is not None and 0 <= keyframe_id < len(keyframes):
+            self._keyframe = keyframes[keyframe_id]
 
-class FrameToFrameTracker(_OdometryTracker):
-    """RGB-D odometry against the last successfully tracked frame (the first frame keeps ``previous_pose``).
-
-    Args:
-        method: "hybrid" (default), "point_to_plane" or "intensity".
-        depth_max: metres. thresholds: :class:`FailureThresholds`. iterations: per pyramid level.
-    """
-
-    def track(
-        self,
-        depth: np.ndarray,
-        rgb: np.ndarray,
-        camera: Camera,
-        previous_pose: np.ndarray,
-        map: Any = None,  # noqa: A002
-        frame_index: int | None = None,
-    ) -> TrackingResult:
-        """Odometry from this frame to the reference frame; on success this frame becomes the reference."""
-        if self._last is None:
-            return self._initialise(depth, rgb, previous_pose)
-        return self._track_against(depth, rgb, self._last, camera, previous_pose, frame_index, "frame")
-
-
-class FrameToModelTracker(_OdometryTracker):
-    """Odometry against the map rendered at the previous pose (KinectFusion / ElasticFusion style).
-
-    While the map renders too little at the previous pose (fewer than ``min_model_fraction`` of the pixels, e.g.
-    in the first frames before surfels become stable), the last successfully tracked frame is the reference.
-
-    Args:
-        render_kwargs: extra keyword arguments of ``map.render`` (e.g. ``{"min_confidence": 0.0}`` for a surfel
-            map whose surfels are not yet stable).
-        min_model_fraction: fraction of pixels the rendered model must cover.
-        method, depth_max, thresholds, iterations: as :class:`FrameToFrameTracker`.
-    """
-
-    def __init__(
-        self, *args: Any, render_kwargs: dict[str, Any] | None = None, min_model_fraction: float = 0.3, **kwargs: Any
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.render_kwargs = dict(render_kwargs or {})
-        self.min_model_fraction = min_model_fraction
-
-    def track(
-        self,
-        depth: np.ndarray,
-        rgb: np.ndarray,
-        camera: Camera,
-        previous_pose: np.ndarray,
-        map: Any = None,  # noqa: A002
-        frame_index: int | None = None,
-    ) -> TrackingResult:
-        """Odometry from this frame to the model view at ``previous_pose`` (or to the last frame, see above)."""
-        ref = None
-        reference = "model"
-        if map is not None:
-            view = map.render(camera, np.asarray(previous_pose, np.float64), **self.render_kwargs)
-            if float(np.mean(view.depth > 0)) >= self.min_model_fraction:
-                ref = (view.depth.astype(np.float32), view.colour)
-        if ref is None:
-            reference = "frame"
-            if self._last is None:
-                return self._initialise(depth, rgb, previous_pose)
-            ref = self._last
-        return self._track_against(depth, rgb, ref, camera, previous_pose, frame_index, reference)
+    @property
+    def current_keyframe(self) -> Keyframe | None:
+        """The keyframe the last accepted frame was anchored to (None before any)."""
+        return self._keyframe

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from slamseg.sequences.camera import Camera
 from slamseg.sequences.errors import SequenceFormatError, UnknownFormatError
 from slamseg.sequences.frame import Frame
@@ -33,6 +35,10 @@ class Sequence(ABC):
     camera: Camera
     label_set: LabelSet | None = None
     strict: bool = True
+
+    # The dataset's own ground-truth trajectory at its own rate, (N seconds, N x 4 x 4 camera-to-world), when it
+    # ships one separately from the frames (TUM's groundtruth.txt); frames still carry poses interpolated from it.
+    ground_truth: tuple[np.ndarray, np.ndarray] | None = None
 
     def __init__(self) -> None:
         self.skipped: list[tuple[int, str]] = []
@@ -99,6 +105,11 @@ class SequenceView(Sequence):
 
     def __len__(self) -> int:
         return len(self.indices)
+
+    @property
+    def ground_truth(self) -> tuple[np.ndarray, np.ndarray] | None:  # type: ignore[override]
+        """The base sequence's ground-truth trajectory."""
+        return self.base.ground_truth
 
     def _load_frame(self, i: int) -> Frame:
         return self.base._load_frame(self.indices[i])

@@ -198,7 +198,7 @@ def open_tum(
         camera = _tum_camera(root, meta, entries[0].rgb)
     scale = depth_scale if depth_scale is not None else float(meta.get("depth_scale", TUM_DEPTH_SCALE))
     set_name = label_set if label_set is not None else meta.get("label_set")
-    return RgbdListSequence(
+    sequence = RgbdListSequence(
         name=root.name,
         entries=entries,
         camera=camera,
@@ -207,6 +207,9 @@ def open_tum(
         strict=strict,
         undistort=undistort,
     )
+    if len(gt_stamps):
+        sequence.ground_truth = (gt_stamps, gt_poses)
+    return sequence
 
 
 def _tum_camera(root: Path, meta: dict, first_rgb: Path) -> Camera:

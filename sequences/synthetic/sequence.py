@@ -18,7 +18,7 @@ from slamseg.sequences.sequence import Sequence
 from slamseg.sequences.synthetic.geometry import SceneMesh
 from slamseg.sequences.synthetic.noise import KinectNoise, add_kinect_noise
 from slamseg.sequences.synthetic.room import Room, generate_room
-from slamseg.sequences.synthetic.trajectory import look_around_trajectory
+from slamseg.sequences.synthetic.trajectory import look_around_trajectory, loop_trajectory
 
 FPS = 30.0
 # Iteration renders this many frames concurrently: ray casting and most numpy work release the GIL, so two
@@ -49,6 +49,8 @@ class SyntheticSequence(Sequence):
         camera: intrinsics to render with; default :func:`default_camera`.
         speed: scales the per-frame camera motion (1.0: ~1 cm and ~1.5-2 degrees per frame).
         noise_params: parameters of the depth noise.
+        trajectory: "look_around" (a sweeping path, :func:`look_around_trajectory`) or "loop" (one closed lap
+            looking at the walls, :func:`loop_trajectory`, for loop-closure tests; ``speed`` does not apply).
 
     Frames also carry ``meta["instances"]`` (H x W int32 object ids of :meth:`scene_mesh`, -1 = nothing hit).
     """
@@ -64,6 +66,7 @@ class SyntheticSequence(Sequence):
         camera: Camera | None = None,
         speed: float = 1.0,
         noise_params: KinectNoise | None = None,
+        trajectory: str = "look_around",
     ) -> None:
         super().__init__()
         if num_frames < 1:
@@ -75,9 +78,14 @@ class SyntheticSequence(Sequence):
         self.label_set = get_label_set("nyu40")
         self.name = f"synthetic-room-{self.seed}"
         self.room: Room = generate_room(self.seed, furniture=furniture)
-        self.poses = look_around_trajectory(
-            num_frames, self.room.free_centre, self.room.free_radii, seed=self.seed, speed=speed
-        )
+        if trajectory == "loop":
+            self.poses = loop_trajectory(num_frames, self.room.free_centre, self.room.free_radii, seed=self.seed)
+        elif trajectory == "look_around":
+            self.poses = look_around_trajectory(
+                num_frames, self.room.free_centre, self.room.free_radii, seed=self.seed, speed=speed
+            )
+        else:
+            raise SequenceFormatError(f"synthetic trajectory must be 'look_around' or 'loop', got {trajectory!r}")
         self._renderer: Any = None
 
     def __len__(self) -> int:

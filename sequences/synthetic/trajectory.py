@@ -66,3 +66,37 @@ def look_around_trajectory(
     for k in range(num_frames):
         poses[k, :3, :3] = look_at_rotation(yaw[k], pitch[k], roll[k])
     return poses
+
+
+def loop_trajectory(
+    num_frames: int,
+    centre: tuple[float, float],
+    radii: tuple[float, float],
+    seed: int = 0,
+    height: float = 1.4,
+) -> np.ndarray:
+    """Camera-to-world poses of one closed lap around a room, looking outwards at the walls.
+
+    The camera goes once round the ellipse (the last pose is one step before the first, so the sequence can be
+    looped) with its view turned 30 degrees from the outward direction, a slow pitch and height wave that also
+    close. Made for loop-closure tests: odometry drifts along the lap, and the end sees what the start saw.
+
+    Args:
+        num_frames: number of poses N (per-frame motion is 2 pi / N of the lap).
+        centre, radii: the ellipse in metres. seed: direction and phase. height: metres.
+    Returns:
+        N x 4 x 4 float64 camera-to-world poses.
+    """
+    rng = np.random.default_rng(seed)
+    direction = rng.choice([-1.0, 1.0])
+    theta0 = rng.uniform(0, 2 * np.pi)
+    phase = np.arange(num_frames, dtype=np.float64) * 2 * np.pi / num_frames
+    theta = theta0 + direction * phase
+    poses = np.tile(np.eye(4), (num_frames, 1, 1))
+    poses[:, 0, 3] = centre[0] + radii[0] * np.cos(theta)
+    poses[:, 1, 3] = centre[1] + radii[1] * np.sin(theta)
+    poses[:, 2, 3] = height + 0.1 * np.sin(2 * phase)
+    for k in range(num_frames):
+        yaw = theta[k] + direction * np.deg2rad(30.0)
+        poses[k, :3, :3] = look_at_rotation(yaw, np.deg2rad(-10.0 + 5.0 * np.sin(3 * phase[k])), 0.0)
+    return poses

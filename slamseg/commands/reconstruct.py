@@ -20,7 +20,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--depth", choices=["predicted", "sensor"], help="depth to fuse (default predicted)")
     p.add_argument("--labels", choices=["network", "gt", "none"], help="labels to fuse (default network)")
     p.add_argument("--map", choices=["tsdf", "surfel"], help="map type (default tsdf)")
-    p.add_argument("--tracking", choices=["gt", "odometry", "model"], help="pose source (default gt)")
+    p.add_argument("--tracking", choices=["gt", "odometry", "keyframe", "model"],
+                   help="pose source: the sequence's (gt, default), or tracked: keyframe (recommended for "
+                   "recordings without poses), odometry (frame to frame) or model (frame to map)")
     p.add_argument("--labels-every", type=int, help="fuse labels every Nth frame (default 1)")
     p.add_argument("--classes", type=int, choices=[13, 40], help="classes in the map (default 13)")
     p.add_argument("--start", type=int, help="first frame")
@@ -86,9 +88,15 @@ def run(args: argparse.Namespace) -> int:
     final = run_folder.finish()
     print(f"reconstructed {metrics['frames_integrated']} frames at {metrics['frames_per_second']} frames/s "
           f"({len(metrics['tracking_failures'])} tracking failures)")
+    tracking = metrics["tracking"]
+    if args.tracking not in (None, "gt") or tracking["mode"] != "gt":
+        counts = ", ".join(f"{v} {k}" for k, v in tracking["status_counts"].items() if v)
+        print(f"tracking ({tracking['mode']}): coverage {100 * tracking['coverage']:.1f}% ({counts}); "
+              f"{tracking.get('loops_kept', 0)} loop closures; statuses in trajectory_status.csv")
     ev = metrics.get("evaluation", {})
-    if "trajectory" in ev:
-        print(f"ATE RMSE: {ev['trajectory']['ate']['rmse']:.4f} m")
+    if "ate" in ev.get("trajectory", {}):
+        print(f"ATE RMSE: {ev['trajectory']['ate']['rmse']:.4f} m over {ev['trajectory']['frames_compared']} frames "
+              "with a pose")
     if "labels_2d" in ev:
         fused = ev["labels_2d"]["fused_map"]
         print(f"fused-map labels: class-average accuracy {fused['class_average_accuracy']:.3f}, "

@@ -74,6 +74,11 @@ class StageTimer:
             self.total[name] += time.perf_counter() - t0
             self.count[name] += count
 
+    def add(self, name: str, seconds: float, count: int = 1) -> None:
+        """Account ``seconds`` measured elsewhere to stage ``name``."""
+        self.total[name] += seconds
+        self.count[name] += count
+
     def summary(self) -> dict[str, dict[str, float]]:
         """Per stage: total seconds, calls and milliseconds per call, and its share of all staged time."""
         all_time = sum(self.total.values()) or 1.0

@@ -17,8 +17,9 @@ class DemoConfig:
         network_width, network_height: network input size (the bundled model was trained at 160 x 120).
         checkpoint: model file; None uses the model bundled with slamseg.
         map: map type.
-        tracking: the second run's pose source: "model" (frame-to-model odometry on the predicted depth),
-            "odometry" (frame to frame), or "gt" (no second run). The first run always uses the room's poses.
+        tracking: the second run's pose source on the predicted depth: "keyframe" (odometry against keyframes,
+            loop closure), "model" (against the rendered map), "odometry" (frame to frame), or "gt" (no second
+            run). The first run always uses the room's poses.
         voxel_size: TSDF voxel size in metres.
         labels_every: fuse class probabilities every Nth frame.
         device: torch device of the network ("cpu", "cuda").
@@ -33,7 +34,7 @@ class DemoConfig:
     network_height: int = 120
     checkpoint: str | None = None
     map: Literal["tsdf", "surfel"] = "tsdf"
-    tracking: Literal["model", "odometry", "gt"] = "model"
+    tracking: Literal["keyframe", "model", "odometry", "gt"] = "keyframe"
     voxel_size: float = 0.03
     labels_every: int = 1
     device: str = "cpu"

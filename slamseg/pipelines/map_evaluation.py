@@ -159,10 +159,14 @@ def mesh_accuracy(geometry: Any, gt_mesh_path: Path) -> dict[str, Any]:
 
 
 def evaluate(semantic_map: Any, estimated: dict[int, np.ndarray], collected: GroundTruthCollector,
-             geometry: Any = None, gt_mesh_path: Path | None = None) -> dict[str, Any]:
-    """Every evaluation the ground truth allows; sections without ground truth are left out."""
+             geometry: Any = None, gt_mesh_path: Path | None = None,
+             trajectory: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every evaluation the ground truth allows; sections without ground truth are left out.
+
+    ``trajectory``: metrics computed by the caller (a run's records, see trajectory_evaluation.py); by default
+    ATE/RPE of ``estimated`` against the collected per-frame poses."""
     result = {
-        "trajectory": trajectory_metrics(estimated, collected.gt_poses),
+        "trajectory": trajectory if trajectory is not None else trajectory_metrics(estimated, collected.gt_poses),
         "labels_2d": rendered_label_metrics(semantic_map, estimated, collected.labelled),
         "depth": collected.depth.compute() if collected.depth.n else {},
         "mesh": mesh_accuracy(geometry, gt_mesh_path) if geometry is not None and gt_mesh_path else {},

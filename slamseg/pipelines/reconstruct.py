@@ -1,9 +1,12 @@
 """``slamseg reconstruct``: a sequence -> network -> tracking -> semantic map -> mesh, trajectory, report.
 
-Per frame: the joint network (batched) gives depth and class probabilities; the frame's depth (predicted or
-sensor) and pose (ground truth or tracked) go into the map, with the probabilities (mapped 40 -> 13 by the map)
-fused every ``labels_every`` frames. The map is snapshotted every ``snapshot_every`` frames so that an interrupted
-run continues with ``--resume`` and ends with the same map as an uninterrupted one.
+This runner owns the I/O; the algorithm is :class:`slamseg.slam.SemanticSLAM`. Per frame: the joint network
+(batched) gives depth and class probabilities; the core tracks the frame's depth (predicted or sensor) and fuses
+it at its pose (ground truth or tracked) with the probabilities (mapped 40 -> 13 by the map) every
+``labels_every`` fused frames. At the end the core closes loops over its keyframes; when that moves the poses by
+more than a voxel the map is fused again from the optimised poses (frames re-read from the sequence). The map
+and the core's records and keyframes are snapshotted every ``snapshot_every`` frames so that an interrupted run
+continues with ``--resume``.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,14 +22,20 @@ import numpy as np
 from tqdm import tqdm
 
 from slamseg.errors import ConfigError, LabelSetError, SequenceFormatError
+from slamseg.fusion.keyframes import keyframes_from_arrays, keyframes_to_arrays
 from slamseg.fusion.maps import load_map
+from slamseg.fusion.posegraph import LoopClosureConfig
+from slamseg.fusion.tracking import RGBDTracker, Tracker, TrackerConfig
+from slamseg.fusion.types import SemanticMap
 from slamseg.pipelines import reconstruct_outputs as outputs
 from slamseg.pipelines.common import StageTimer, make_predictor, open_source
 from slamseg.pipelines.map_evaluation import MAX_LABEL_FRAMES, GroundTruthCollector
 from slamseg.pipelines.reconstruct_config import ReconstructConfig
 from slamseg.runs import RunFolder
 from slamseg.sequences import Frame, LabelSet, Sequence, get_label_set, get_mapping
-from slamseg.sequences.atomic import atomic_write_text
+from slamseg.sequences.atomic import atomic_path, atomic_write_text
+from slamseg.slam import FrameRecord, SemanticSLAM
+from slamseg.slam import make_tracker as make_slam_tracker
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +49,13 @@ class ReconstructionState:
     Attributes:
         next_position: position in the (sliced) sequence of the next frame to process.
         indices, timestamps, poses: per integrated frame: dataset index, time (s), 4x4 camera-to-world.
-        failures: dataset indices of frames skipped because tracking failed.
+        failures: dataset indices of frames not fused because tracking rejected them (predicted or lost).
+        records: every processed frame's :class:`~slamseg.slam.FrameRecord` as a dict (pose, status, reason).
+        tracking_ms: milliseconds of tracking per frame.
         timer: accumulated stage timings.
         map_file, evaluation_file: the map and evaluation snapshots this state belongs to (relative to the run
             folder); written before the state, under names of their own, so that the state on disk always
-            names complete files.
+            names complete files. keyframes_file likewise.
     """
 
     next_position: int = 0
@@ -51,9 +63,12 @@ class ReconstructionState:
     timestamps: list[float] = field(default_factory=list)
     poses: list[list[list[float]]] = field(default_factory=list)
     failures: list[int] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    tracking_ms: list[float] = field(default_factory=list)
     timer: dict[str, Any] = field(default_factory=dict)
     map_file: str = ""
     evaluation_file: str = ""
+    keyframes_file: str = ""
 
 
 def _check_requirements(cfg: ReconstructConfig, sequence: Sequence, first: Frame) -> None:
@@ -83,7 +98,7 @@ def _map_label_set(cfg: ReconstructConfig, probs_label_set: LabelSet | None) -> 
     return get_label_set("nyu13" if cfg.classes == 13 else "nyu40")
 
 
-def make_map(cfg: ReconstructConfig, label_set: LabelSet, probs_label_set: LabelSet | None) -> Any:
+def make_map(cfg: ReconstructConfig, label_set: LabelSet, probs_label_set: LabelSet | None) -> SemanticMap:
     """An empty map of the configured kind whose integrate() accepts ``probs_label_set`` probabilities."""
     if probs_label_set is not None and not _maps_into(probs_label_set, label_set):
         raise ConfigError(f"labels of {probs_label_set.name} cannot be mapped to the map's {label_set.name} classes "
@@ -97,18 +112,15 @@ def make_map(cfg: ReconstructConfig, label_set: LabelSet, probs_label_set: Label
     return SurfelMap(label_set=label_set, probs_label_set=probs_label_set, params=cfg.surfel)
 
 
-def make_tracker(cfg: ReconstructConfig) -> Any:
-    """The pose source: None for ground truth, else a tracker from slamseg.fusion.tracking."""
-    if cfg.tracking == "gt":
-        return None
-    from slamseg.fusion.tracking import FrameToFrameTracker, FrameToModelTracker
-
+def make_tracker(cfg: ReconstructConfig) -> Tracker | None:
+    """The pose source: None for ground truth, else an RGB-D tracker configured from ``cfg.tracker``."""
+    opts = cfg.tracker
     depth_max = cfg.tsdf.depth_max if cfg.map == "tsdf" else cfg.surfel.max_depth
-    if cfg.tracking == "odometry":
-        return FrameToFrameTracker(depth_max=depth_max)
-    # A surfel map renders only stable surfels by default; tracking wants every surfel it has.
-    render_kwargs = {"min_confidence": 0.0} if cfg.map == "surfel" else None
-    return FrameToModelTracker(depth_max=depth_max, render_kwargs=render_kwargs)
+    tracker_cfg = TrackerConfig(method=opts.method, scale=opts.scale, depth_max=depth_max,
+                                max_relative_jump=opts.max_relative_jump, max_predicted=opts.max_predicted,
+                                keyframe_translation=opts.keyframe_translation,
+                                keyframe_rotation_deg=opts.keyframe_rotation_deg)
+    return make_slam_tracker(cfg.tracking, tracker_cfg, cfg.map)
 
 
 class Reconstruction:
@@ -135,8 +147,12 @@ class Reconstruction:
                 probs_set = self.map_label_set
             else:
                 self.predictor.map_probs_to(self.predictor.label_set)
-        self.map = make_map(cfg, self.map_label_set, probs_set)
-        self.tracker = make_tracker(cfg)
+        self.probs_label_set = probs_set
+        loops = LoopClosureConfig(enabled=cfg.tracker.loop_closure and cfg.tracking != "gt",
+                                  depth_max=cfg.tsdf.depth_max if cfg.map == "tsdf" else cfg.surfel.max_depth)
+        self.slam = SemanticSLAM(make_map(cfg, self.map_label_set, probs_set), make_tracker(cfg), loops,
+                                 rebuild_threshold=cfg.tsdf.voxel_size if cfg.map == "tsdf" else 0.01)
+        self.loop_result: dict[str, Any] = {}
         self.timer = StageTimer()
         self.state = ReconstructionState()
         gt_set = self.sequence.label_set
@@ -173,19 +189,29 @@ class Reconstruction:
             return
         data = json.loads(state_path.read_text())
         self.state = ReconstructionState(**data)
-        self.map = load_map(self.run.path / self.state.map_file)
+        self.slam.map = load_map(self.run.path / self.state.map_file)
         if self.state.evaluation_file:
             self.evaluation.load(self.run.path / self.state.evaluation_file)
         self.timer.load_state(self.state.timer)
-        if self.tracker is not None and self.state.poses:
-            # Trackers keep the last tracked frame as their reference: re-read it and hand it over. A tracker
-            # without a reference (and no map given) takes the frame as its reference and keeps the pose.
+        self.slam.records = [FrameRecord.from_dict(r) for r in self.state.records]
+        tracker = self.slam.tracker
+        if isinstance(tracker, RGBDTracker) and self.state.poses:
+            # The tracker continues from its keyframes and the last fused frame (re-read) as its reference.
+            keyframes = []
+            if self.state.keyframes_file:
+                with np.load(self.run.path / self.state.keyframes_file) as data_kf:
+                    keyframes = keyframes_from_arrays(data_kf)
             last = self.sequence[self.sequence_position(self.state.indices[-1])]
-            self.tracker.reset()
-            self.tracker.track(self._frame_depth_for_resume(last), last.rgb, last.camera,
-                               np.array(self.state.poses[-1]), None)
+            last_record = next(r for r in reversed(self.slam.records) if r.fused)
+            tracker.restore(keyframes, np.array(self.state.poses[-1]), self._frame_depth_for_resume(last), last.rgb,
+                            last.camera, last.timestamp, last_record.keyframe)
         log.info("resumed at frame position %d of %d (%d frames integrated)", self.state.next_position,
                  len(self.sequence), len(self.state.indices))
+
+    @property
+    def map(self) -> SemanticMap:
+        """The map being built (the core's)."""
+        return self.slam.map
 
     def sequence_position(self, index: int) -> int:
         """Position in the sliced sequence of the frame with dataset index ``index``."""
@@ -202,58 +228,58 @@ class Reconstruction:
 
         At every instant the state on disk names a complete map file, so a kill at any point is safe.
         """
-        old = (self.state.map_file, self.state.evaluation_file)
+        old = (self.state.map_file, self.state.evaluation_file, self.state.keyframes_file)
         tag = f"{self.state.next_position:06d}"
         self.state.map_file = f"snapshot/map-{tag}.npz"
         self.state.evaluation_file = f"snapshot/evaluation-{tag}.npz"
-        self.map.save(self.run.file(self.state.map_file))
+        self.state.keyframes_file = f"snapshot/keyframes-{tag}.npz"
+        self.map.save(self.run.file(self.state.map_file), compress=False)
         self.evaluation.save(self.run.file(self.state.evaluation_file))
+        with atomic_path(self.run.file(self.state.keyframes_file)) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **keyframes_to_arrays(self.slam.keyframes))
         self.state.timer = self.timer.to_state()
+        self.state.records = [r.to_dict() for r in self.slam.records]
         atomic_write_text(self.run.file(SNAPSHOT_STATE), json.dumps(self.state.__dict__))
+        current = (self.state.map_file, self.state.evaluation_file, self.state.keyframes_file)
         for stale in old:
-            if stale and stale not in (self.state.map_file, self.state.evaluation_file):
+            if stale and stale not in current:
                 (self.run.path / stale).unlink(missing_ok=True)
 
     # --------------------------------------------------------------------------------------------- per frame
     def _probs_for(self, frame: Frame, prediction: Any, count: int) -> np.ndarray | None:
+        """The labels to fuse with the ``count``-th fused frame (None off the ``labels_every`` cadence)."""
         if self.cfg.labels == "none" or count % self.cfg.labels_every != 0:
             return None
         if self.cfg.labels == "gt":
             return frame.labels
         return prediction.probs
 
-    def _pose_for(self, frame: Frame, depth: np.ndarray) -> np.ndarray | None:
-        if self.tracker is None:
-            return frame.pose
-        previous = np.array(self.state.poses[-1]) if self.state.poses else (
-            frame.pose if frame.pose is not None else np.eye(4))
-        result = self.tracker.track(depth, frame.rgb, frame.camera, previous, self.map, frame_index=frame.index)
-        if not result.ok:
-            log.warning("tracking failed at frame %d (%s); frame skipped", frame.index,
-                        result.info.get("reason", "unknown reason"))
-            return None
-        return result.pose
-
     def _process(self, frame: Frame, prediction: Any) -> None:
         depth = frame.depth if self.cfg.depth == "sensor" else prediction.depth
-        with self.timer.stage("tracking"):
-            pose = self._pose_for(frame, depth)
-        if pose is None:
+        probs = self._probs_for(frame, prediction, len(self.state.indices))
+        step = self.slam.step(frame, depth, probs)
+        self.timer.add("tracking", step.timings["tracking"])
+        self.timer.add("fusion", step.timings["fusion"])
+        self.state.tracking_ms.append(round(1e3 * step.timings["tracking"], 3))
+        if self.cfg.evaluate:
+            self.evaluation.add(frame, prediction)
+        if not step.record.fused:
             self.state.failures.append(frame.index)
             return
-        probs = self._probs_for(frame, prediction, len(self.state.indices))
-        with self.timer.stage("fusion"):
-            self.map.integrate(depth, frame.rgb, probs, frame.camera, pose)
+        pose = step.record.pose
         self.state.indices.append(frame.index)
         self.state.timestamps.append(float(frame.timestamp))
         self.state.poses.append(np.asarray(pose, dtype=float).tolist())
-        if self.cfg.evaluate:
-            self.evaluation.add(frame, prediction)
         if self.cfg.save_predictions and prediction is not None:
             outputs.save_prediction(self.run, frame, prediction)
         outputs.keep_sample(self.samples, frame, prediction, len(self.state.indices) - 1, len(self.sequence))
         if self.viz is not None:
             self.viz.log_frame(frame, prediction, pose, depth)
+
+    def _rebuild(self) -> None:
+        """Fuse every fused frame again at its optimised pose into a new map."""
+        log.info("rebuilding the map from %d frames at their optimised poses", len(self.state.indices))
+        self.slam.rebuild(make_map(self.cfg, self.map_label_set, self.probs_label_set), _rebuild_frames(self))
 
     def estimated_poses(self) -> dict[int, np.ndarray]:
         """Dataset frame index -> estimated 4x4 camera-to-world of every integrated frame."""
@@ -296,6 +322,18 @@ class Reconstruction:
         if not self.state.indices:
             raise SequenceFormatError(f"{self.sequence.name}: no frame could be integrated "
                                       f"({len(self.state.failures)} tracking failures)")
+        with self.timer.stage("loop_closure"):
+            result = self.slam.finish()
+        fused = {r.index: r.pose for r in result.records if r.fused}
+        self.state.poses = [np.asarray(fused[i]).tolist() for i in self.state.indices]
+        rebuild = self.cfg.tracker.rebuild
+        rebuilt = self.cfg.tracking != "gt" and (rebuild == "always" or (rebuild == "auto" and result.rebuild_advised))
+        if rebuilt:
+            with self.timer.stage("rebuild"):
+                self._rebuild()
+        self.loop_result = {"keyframes": result.keyframes, "loops_found": result.loops_found,
+                            "loops_kept": result.loops_kept, "max_correction_m": round(result.max_correction_m, 4),
+                            "max_correction_deg": round(result.max_correction_deg, 3), "map_rebuilt": rebuilt}
         t0 = time.perf_counter()
         metrics = outputs.write_outputs(self)
         metrics["timings"]["outputs_seconds"] = round(time.perf_counter() - t0, 3)
@@ -309,6 +347,21 @@ class Reconstruction:
             stale.unlink()
         (self.run.path / "snapshot").rmdir() if (self.run.path / "snapshot").exists() else None
         return metrics
+
+
+def _rebuild_frames(job: Reconstruction) -> Iterator[tuple[Frame, np.ndarray | None, np.ndarray | None]]:
+    """The fused frames again, with the depth and probabilities they were fused with (network re-run, batched)."""
+    cfg = job.cfg
+    batch_size = cfg.network.batch_size if job.predictor is not None else 1
+    positions = [job.sequence_position(i) for i in job.state.indices]
+    for start in range(0, len(positions), batch_size):
+        frames = [job.sequence[p] for p in positions[start:start + batch_size]]
+        predictions: list[Any] = [None] * len(frames)
+        if job.predictor is not None:
+            predictions = job.predictor.predict([f.rgb for f in frames])
+        for k, (frame, prediction) in enumerate(zip(frames, predictions)):
+            depth = frame.depth if cfg.depth == "sensor" else prediction.depth
+            yield frame, depth, job._probs_for(frame, prediction, start + k)
 
 
 def run_reconstruct(cfg: ReconstructConfig, run: RunFolder, progress: bool = True) -> dict[str, Any]:

@@ -10,6 +10,42 @@ from slamseg.pipelines.options import NetworkOptions, SequenceSource
 
 
 @dataclass
+class TrackingOptions:
+    """How the camera is tracked when the poses are not the sequence's (``tracking`` odometry, keyframe, model).
+
+    Attributes:
+        method: odometry: "hybrid" (depth + photometric), "intensity" or "point_to_plane"; None chooses per
+            reference (hybrid; point-to-plane against the model).
+        scale: track on every Nth pixel (2: 640x480 frames are tracked at 320x240); None: about 320 wide.
+        keyframe_translation: metres, keyframe_rotation_deg: degrees: a frame this far from every keyframe
+            becomes a keyframe.
+        max_predicted: rejected frames in a row that keep the motion model's pose before the camera is "lost".
+        max_relative_jump: depth pixels at discontinuities of more than this fraction of their depth are not
+            tracked on (flying pixels of upsampled predicted depth, mixed Kinect pixels).
+        loop_closure: close loops over the keyframes at the end (pose-graph optimisation).
+        rebuild: fuse the map again from the optimised poses: "auto" (when a pose moved by more than a voxel),
+            "always" or "never".
+    """
+
+    method: Literal["hybrid", "intensity", "point_to_plane"] | None = None
+    scale: int | None = None
+    keyframe_translation: float = 0.1
+    keyframe_rotation_deg: float = 5.0
+    max_predicted: int = 5
+    max_relative_jump: float = 0.1
+    loop_closure: bool = True
+    rebuild: Literal["auto", "always", "never"] = "auto"
+
+    def __post_init__(self) -> None:
+        if self.scale is not None and self.scale < 1:
+            raise ValueError(f"tracker.scale must be >= 1, got {self.scale}")
+        if self.keyframe_translation <= 0 or self.keyframe_rotation_deg <= 0:
+            raise ValueError("tracker.keyframe_translation and tracker.keyframe_rotation_deg must be > 0")
+        if self.max_predicted < 0:
+            raise ValueError(f"tracker.max_predicted must be >= 0, got {self.max_predicted}")
+
+
+@dataclass
 class ReconstructConfig:
     """A semantic reconstruction job.
 
@@ -20,8 +56,10 @@ class ReconstructConfig:
         labels: "network" (fused class probabilities of the network), "gt" (the sequence's own labels, as
             one-hot with the map's hard-label confidence: an upper bound for the fusion) or "none".
         map: "tsdf" (semantic TSDF, marching-cubes mesh) or "surfel" (SemanticFusion-style surfels).
-        tracking: "gt" (the sequence's poses), "odometry" (frame-to-frame RGB-D odometry) or "model"
-            (frame-to-model: odometry against the map rendered at the last pose).
+        tracking: "gt" (the sequence's poses), "keyframe" (RGB-D odometry against the nearest keyframe, with
+            loop closure: for recordings without poses), "odometry" (against the last frame) or "model"
+            (against the map rendered at the motion model's pose, KinectFusion style).
+        tracker: options of the three tracked modes.
         labels_every: fuse class probabilities on every Nth frame (SemanticFusion fuses every 10th).
         classes: 13 (NYU-13 as SemanticFusion) or 40 classes in the map (NYU network labels are mapped).
         tsdf, surfel: map parameters.
@@ -38,13 +76,14 @@ class ReconstructConfig:
     depth: Literal["predicted", "sensor"] = "predicted"
     labels: Literal["network", "gt", "none"] = "network"
     map: Literal["tsdf", "surfel"] = "tsdf"
-    tracking: Literal["gt", "odometry", "model"] = "gt"
+    tracking: Literal["gt", "odometry", "keyframe", "model"] = "gt"
+    tracker: TrackingOptions = field(default_factory=TrackingOptions)
     labels_every: int = 1
     classes: Literal[13, 40] = 13
     tsdf: TSDFParams = field(default_factory=TSDFParams)
     surfel: SurfelParams = field(default_factory=SurfelParams)
     save_predictions: bool = False
-    snapshot_every: int = 20
+    snapshot_every: int = 100
     evaluate: bool = True
     viz: Literal["none", "rerun"] = "none"
     viz_connect: bool = False

@@ -14,6 +14,7 @@ import numpy as np
 
 from slamseg.figures import colourise_depth, save_image_grid, save_series_plot, save_trajectory_plot
 from slamseg.pipelines.map_evaluation import evaluate
+from slamseg.pipelines.trajectory_evaluation import trajectory_metrics, write_status_csv
 from slamseg.report import Report
 from slamseg.runs import RunFolder
 from slamseg.sequences import Frame, LabelSet, get_label_set
@@ -75,9 +76,15 @@ def write_outputs(job: Reconstruction) -> dict[str, Any]:
     else:
         points = geometry
     files["cloud_ply"] = export_point_cloud(points, run.file("cloud.ply"))
-    write_tum_trajectory(run.file("trajectory.txt"), np.array(job.state.timestamps), np.array(job.state.poses),
-                         "estimated camera trajectory of slamseg reconstruct")
+    records = job.slam.records
+    posed = [r for r in records if r.pose is not None]
+    write_tum_trajectory(run.file("trajectory.txt"), np.array([r.timestamp for r in posed]),
+                         np.array([r.pose for r in posed]).reshape(-1, 4, 4),
+                         "estimated camera trajectory of slamseg reconstruct: every frame with a pose "
+                         "(statuses in trajectory_status.csv)")
     files["trajectory"] = run.file("trajectory.txt")
+    write_status_csv(run.file("trajectory_status.csv"), records)
+    files["trajectory_status"] = run.file("trajectory_status.csv")
     files["map"] = job.map.save(run.file("map.npz"))
 
     n_done = len(job.state.indices)
@@ -89,6 +96,7 @@ def write_outputs(job: Reconstruction) -> dict[str, Any]:
         "sequence": job.sequence.name,
         "frames_integrated": n_done,
         "tracking_failures": job.state.failures,
+        "tracking": _tracking_summary(job),
         "frames_skipped_corrupt": [i for i, _ in getattr(job.sequence, "skipped", [])],
         "frames_per_second": round(n_done / staged, 3) if staged else None,
         "timings": {"stages": timings, "total_seconds": round(staged, 3)},
@@ -98,9 +106,26 @@ def write_outputs(job: Reconstruction) -> dict[str, Any]:
     }
     if job.cfg.evaluate:
         gt_mesh = Path(job.cfg.sequence.path) / "mesh.ply"
+        trajectory = trajectory_metrics(records, job.evaluation.gt_poses, job.sequence.ground_truth,
+                                        predicted_depth=job.cfg.depth == "predicted")
         metrics["evaluation"] = evaluate(job.map, job.estimated_poses(), job.evaluation,
-                                         geometry if len(geometry.faces) else None, gt_mesh)
+                                         geometry if len(geometry.faces) else None, gt_mesh, trajectory)
     return metrics
+
+
+def _tracking_summary(job: Reconstruction) -> dict[str, Any]:
+    """Statuses, coverage, per-frame tracking time and what loop closure did."""
+    records = job.slam.records
+    counts = {s: sum(1 for r in records if r.status == s) for s in ("tracked", "recovered", "predicted", "lost")}
+    ms = np.array(job.state.tracking_ms, dtype=np.float64)
+    return {
+        "mode": job.cfg.tracking,
+        "status_counts": counts,
+        "coverage": round((counts["tracked"] + counts["recovered"]) / max(len(records), 1), 4),
+        "ms_per_frame_median": round(float(np.median(ms)), 3) if ms.size else None,
+        "ms_per_frame_p90": round(float(np.percentile(ms, 90)), 3) if ms.size else None,
+        **job.loop_result,
+    }
 
 
 def _render_views(job: Reconstruction) -> list[tuple[str, np.ndarray]]:
@@ -127,7 +152,13 @@ def write_report(job: Reconstruction, metrics: dict[str, Any]) -> None:
     rep.table(["stage", "ms per call", "share"],
               [[k, v["ms_per_call"], f"{100 * v['share']:.1f}%"] for k, v in metrics["timings"]["stages"].items()])
     rep.key_values({"frames per second": metrics["frames_per_second"],
-                    "tracking failures": len(metrics["tracking_failures"])})
+                    "frames not fused (tracking rejected)": len(metrics["tracking_failures"])})
+    tracking = metrics["tracking"]
+    rep.heading("Tracking")
+    rep.key_values({"mode": tracking["mode"], "coverage (tracked or recovered)": tracking["coverage"],
+                    **{f"frames {k}": v for k, v in tracking["status_counts"].items()},
+                    **{k: v for k, v in tracking.items() if k in ("keyframes", "loops_found", "loops_kept",
+                                                                   "max_correction_m", "map_rebuilt")}})
     ev = metrics.get("evaluation", {})
     if "labels_2d" in ev:
         rep.heading("Labels (2D, map rendered into labelled frames)")
@@ -140,11 +171,13 @@ def write_report(job: Reconstruction, metrics: dict[str, Any]) -> None:
     if "depth" in ev:
         rep.heading("Predicted depth against the sequence's depth")
         rep.key_values({k: v for k, v in ev["depth"].items() if isinstance(v, (int, float))})
-    if "trajectory" in ev:
+    if "ate" in ev.get("trajectory", {}):
         rep.heading("Trajectory")
-        rep.key_values({"ATE RMSE [m]": ev["trajectory"]["ate"]["rmse"],
-                        "RPE translation RMSE [m/frame]": ev["trajectory"]["rpe_translation"]["rmse"],
-                        "RPE rotation RMSE [deg/frame]": ev["trajectory"]["rpe_rotation_deg"]["rmse"]})
+        traj = ev["trajectory"]
+        rep.key_values({"ATE RMSE [m]": traj["ate"]["rmse"],
+                        "RPE translation RMSE [m/frame]": traj["rpe_translation"]["rmse"],
+                        "RPE rotation RMSE [deg/frame]": traj["rpe_rotation_deg"]["rmse"],
+                        "over": traj.get("over", "every fused frame"), "association": traj.get("association", "")})
     if "mesh" in ev:
         rep.heading("Mesh against the ground-truth mesh")
         rep.key_values(ev["mesh"])

@@ -1,4 +1,5 @@
-"""Trackers: known motions on an analytic textured room, garbage-depth failure, and the real TUM fr1/rpy sample."""
+"""Trackers: known motions on an analytic textured room, the motion model over a bad frame, relocalisation,
+rejection of garbage, model renders, and the real TUM fr1/rpy sample."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ import numpy as np
 import pytest
 
 from slamseg.fusion.metrics import absolute_rotation_error, absolute_trajectory_error, rotation_angle
-from slamseg.fusion.surfels import SurfelMap
+from slamseg.fusion.params import TSDFParams
 from slamseg.fusion.tracking import (
-    FrameToFrameTracker,
-    FrameToModelTracker,
+    FailureThresholds,
     GroundTruthTracker,
+    RGBDTracker,
+    TrackerConfig,
+    TrackStatus,
 )
+from slamseg.fusion.tsdf import SemanticTSDF
 from slamseg.sequences import Camera, open_sequence
 
 CAM = Camera(fx=130.0, fy=130.0, cx=79.5, cy=59.5, width=160, height=120)
@@ -55,107 +59,163 @@ def _motion_error(estimate: np.ndarray, truth: np.ndarray) -> tuple[float, float
     return float(np.linalg.norm(err[:3, 3])), float(np.degrees(rotation_angle(err[:3, :3])))
 
 
-@pytest.mark.parametrize("method", ["hybrid", "point_to_plane"])
-def test_frame_to_frame_recovers_a_known_motion(method: str) -> None:
+def _tracker(**kwargs) -> RGBDTracker:
+    """A tracker at full resolution of the small analytic camera."""
+    return RGBDTracker(TrackerConfig(**{"scale": 1, **kwargs}), render_kwargs={"with_labels": False})
+
+
+def _track(tracker: RGBDTracker, pose: np.ndarray, index: int, first: np.ndarray | None = None, map_=None):
+    return tracker.track(*_room(pose), CAM, map_, frame_index=index, timestamp=index / 30.0, initial_pose=first)
+
+
+@pytest.mark.parametrize(("reference", "method"), [("keyframe", "hybrid"), ("frame", "point_to_plane"),
+                                                   ("keyframe", "point_to_plane")])
+def test_tracker_recovers_a_known_motion(reference: str, method: str) -> None:
     pose0 = _pose(0.1, -0.2, 0.0, 10.0)
     pose1 = _pose(0.13, -0.19, 0.02, 11.5, 1.0)  # 3.7 cm and ~1.8 degrees
-    tracker = FrameToFrameTracker(method=method)
-    first = tracker.track(*_room(pose0), CAM, pose0, frame_index=0)
-    assert first.ok and np.array_equal(first.pose, pose0)
-    result = tracker.track(*_room(pose1), CAM, pose0, frame_index=1)
-    assert result.ok, result.info
+    tracker = _tracker(reference=reference, method=method)
+    first = _track(tracker, pose0, 0, first=pose0)
+    assert first.status == TrackStatus.TRACKED and np.array_equal(first.pose, pose0)
+    result = _track(tracker, pose1, 1)
+    assert result.status == TrackStatus.TRACKED, result.reason
     dt, dr = _motion_error(result.pose, pose1)
     assert dt < 0.005 and dr < 0.3
-    assert result.fitness > 0.8
+    assert result.fitness > 0.9 and result.reference in ("keyframe 0", "frame")
 
 
-def test_frame_to_model_recovers_a_known_motion_from_a_surfel_map() -> None:
-    pose0 = _pose(0.0, 0.0, 0.0, -5.0)
-    pose1 = _pose(-0.02, 0.01, 0.03, -3.5, -1.0)
-    surfels = SurfelMap()
-    depth0, rgb0 = _room(pose0)
-    surfels.integrate(depth0, rgb0, None, CAM, pose0)
-    tracker = FrameToModelTracker(render_kwargs={"min_confidence": 0.0})
-    result = tracker.track(*_room(pose1), CAM, pose0, map=surfels, frame_index=1)
-    assert result.ok and result.info["reference"] == "model", result.info
+def test_model_tracking_renders_the_tsdf_at_the_predicted_pose() -> None:
+    # looking into a corner with the floor in view: point-to-plane needs three non-parallel planes
+    pose0 = _pose(0.8, 0.5, 1.0, 35.0, 15.0)
+    pose1 = _pose(0.78, 0.51, 1.03, 36.5, 14.0)
+    tsdf = SemanticTSDF(TSDFParams(voxel_size=0.02))
+    assert _tracker(reference="model").config.method == "point_to_plane"  # the default against a rendered model
+    # The analytic box shows two walls here: point-to-plane may slide along their corner; hybrid cannot.
+    tracker = _tracker(reference="model", method="hybrid")
+    # An empty map renders nothing: the first frame's keyframe is the reference.
+    _track(tracker, pose0, 0, first=pose0, map_=tsdf)
+    tsdf.integrate(*_room(pose0), None, CAM, pose0)
+    result = _track(tracker, pose1, 1, map_=tsdf)
+    assert result.ok and result.reference == "model", result.reason
     dt, dr = _motion_error(result.pose, pose1)
     assert dt < 0.01 and dr < 0.5
 
 
-def test_frame_to_model_falls_back_to_the_last_frame_while_the_map_is_empty() -> None:
-    pose0, pose1 = _pose(0, 0, 0, 0), _pose(0.02, 0, 0, 1.0)
-    tracker = FrameToModelTracker()
-    empty = SurfelMap()
-    assert tracker.track(*_room(pose0), CAM, pose0, map=empty, frame_index=0).info == {"initialised": True}
-    result = tracker.track(*_room(pose1), CAM, pose0, map=empty, frame_index=1)
-    assert result.ok and result.info["reference"] == "frame"
+def test_model_tracking_uses_the_keyframe_while_the_map_is_empty() -> None:
+    pose0, pose1 = _pose(0.8, 0.5, 1.0, 35.0, 15.0), _pose(0.82, 0.5, 1.0, 36.0, 15.0)
+    tracker = _tracker(reference="model", method="hybrid")
+    empty = SemanticTSDF()
+    assert _track(tracker, pose0, 0, first=pose0, map_=empty).reference == "first frame"
+    result = _track(tracker, pose1, 1, map_=empty)
+    assert result.ok and result.reference == "keyframe 0"
     assert _motion_error(result.pose, pose1)[0] < 0.005
 
 
-def test_garbage_depth_is_a_failure_and_keeps_the_previous_pose(caplog: pytest.LogCaptureFixture) -> None:
+def test_motion_model_carries_the_camera_over_a_bad_frame(caplog: pytest.LogCaptureFixture) -> None:
+    """Constant velocity; frame 4 is black with no depth: it gets the motion model's pose (not fused), and
+    tracking goes on from there."""
+    poses = [_pose(0.01 * k, 0.0, 0.005 * k, 1.0 * k) for k in range(8)]
+    tracker = _tracker()
+    statuses = []
+    for k, pose in enumerate(poses):
+        if k == 4:
+            black = (np.zeros(CAM.shape, np.float32), np.zeros((*CAM.shape, 3), np.uint8))
+            with caplog.at_level("WARNING", logger="slamseg.fusion.tracking"):
+                result = tracker.track(*black, CAM, None, frame_index=k, timestamp=k / 30.0)
+            assert result.status == TrackStatus.PREDICTED and not result.ok
+            assert "valid depth" in result.reason and "frame 4" in caplog.text
+        else:
+            result = _track(tracker, pose, k, first=poses[0])
+        statuses.append(result.status)
+        dt, dr = _motion_error(result.pose, pose)
+        # measured poses within 5 mm; the guess within 1 cm (the path is not exactly constant-velocity in SE(3))
+        assert dt < (0.01 if k == 4 else 0.005) and dr < 0.3, (k, dt, dr)
+    assert statuses[5] == TrackStatus.RECOVERED
+    assert statuses.count(TrackStatus.TRACKED) == 6
+
+
+def test_lost_camera_relocalises_against_a_keyframe_after_a_skipped_stretch() -> None:
+    """Turn 0 -> 24 degrees (keyframes every 5), lose the camera on garbage frames, come back at 7 degrees:
+    far from where the motion model would look, near keyframe 1."""
+    tracker = _tracker(max_predicted=2, keyframe_rotation_deg=5.0)
+    for k, yaw in enumerate(range(0, 25, 2)):
+        assert _track(tracker, _pose(0, 0, 0, yaw), k, first=_pose(0, 0, 0, 0)).ok
+    assert len(tracker.keyframes) >= 4
+    rng = np.random.default_rng(1)
+    statuses = []
+    for k in range(13, 17):
+        garbage = rng.uniform(0.3, 4.0, CAM.shape).astype(np.float32)
+        noise = rng.integers(0, 256, (*CAM.shape, 3), dtype=np.uint8)
+        statuses.append(tracker.track(garbage, noise, CAM, None, frame_index=k, timestamp=k / 30.0).status)
+    assert statuses == [TrackStatus.PREDICTED] * 2 + [TrackStatus.LOST] * 2
+    back = _pose(0, 0, 0, 7.0)
+    result = _track(tracker, back, 17)
+    assert result.status == TrackStatus.RECOVERED and result.reference.startswith("relocalised on keyframe")
+    dt, dr = _motion_error(result.pose, back)
+    assert dt < 0.01 and dr < 0.5
+
+
+def test_garbage_is_rejected_and_the_reference_survives() -> None:
     pose0 = _pose(0, 0, 0, 0)
-    tracker = FrameToFrameTracker()
-    tracker.track(*_room(pose0), CAM, pose0, frame_index=0)
+    tracker = _tracker()
+    _track(tracker, pose0, 0, first=pose0)
     rng = np.random.default_rng(3)
     garbage = rng.uniform(0.3, 4.0, CAM.shape).astype(np.float32)
-    noise_rgb = rng.integers(0, 256, (*CAM.shape, 3), dtype=np.uint8)
-    with caplog.at_level("WARNING", logger="slamseg.fusion.tracking"):
-        result = tracker.track(garbage, noise_rgb, CAM, pose0, frame_index=7)
-    assert not result.ok
-    assert np.array_equal(result.pose, pose0)
-    assert "frame 7" in caplog.text and "reason" in result.info
-    # The reference frame was kept: the next good frame still tracks against frame 0.
-    pose2 = _pose(0.01, 0, 0, 0.5)
-    good = tracker.track(*_room(pose2), CAM, pose0, frame_index=8)
-    assert good.ok and _motion_error(good.pose, pose2)[0] < 0.005
+    result = tracker.track(garbage, rng.integers(0, 256, (*CAM.shape, 3), dtype=np.uint8), CAM, None, 7, 7 / 30)
+    assert result.status == TrackStatus.PREDICTED and result.reason
+    good = _track(tracker, _pose(0.01, 0, 0, 0.5), 8)
+    assert good.status == TrackStatus.RECOVERED and _motion_error(good.pose, _pose(0.01, 0, 0, 0.5))[0] < 0.005
 
 
-def test_empty_depth_and_implausible_jumps_are_failures() -> None:
+def test_a_jump_away_from_the_motion_model_is_rejected() -> None:
     pose0 = _pose(0, 0, 0, 0)
-    tracker = FrameToFrameTracker()
-    tracker.track(*_room(pose0), CAM, pose0)
-    result = tracker.track(np.zeros(CAM.shape, np.float32), _room(pose0)[1], CAM, pose0, frame_index=1)
-    assert not result.ok and "valid depth" in result.info["reason"]
-    from slamseg.fusion.tracking import FailureThresholds
-
-    strict = FrameToFrameTracker(thresholds=FailureThresholds(max_translation=0.01))
-    strict.track(*_room(pose0), CAM, pose0)
-    moved = strict.track(*_room(_pose(0.04, 0, 0, 0)), CAM, pose0, frame_index=2)
-    assert not moved.ok and "jump" in moved.info["reason"]
+    strict = _tracker(thresholds=FailureThresholds(max_correction=0.01), max_predicted=0)
+    _track(strict, pose0, 0, first=pose0)
+    moved = _track(strict, _pose(0.04, 0, 0, 0), 1)
+    # the relocalisation from the keyframe's own pose is held to the same bound: the frame is lost
+    assert moved.status == TrackStatus.LOST and moved.pose is None and "jump" in moved.reason
 
 
 def test_ground_truth_tracker_returns_the_sequence_pose() -> None:
     poses = [_pose(0, 0, 0, 0), None, _pose(1, 0, 0, 0)]
     tracker = GroundTruthTracker(poses)
     depth, rgb = _room(poses[0])
-    assert np.array_equal(tracker.track(depth, rgb, CAM, np.eye(4), frame_index=2).pose, poses[2])
-    missing = tracker.track(depth, rgb, CAM, poses[0], frame_index=1)
-    assert not missing.ok and np.array_equal(missing.pose, poses[0])
+    assert np.array_equal(tracker.track(depth, rgb, CAM, frame_index=2).pose, poses[2])
+    missing = tracker.track(depth, rgb, CAM, frame_index=1)
+    assert missing.status == TrackStatus.LOST and missing.pose is None
 
 
-@pytest.mark.slow
-def test_tum_fr1_rpy_odometry_ate_against_ground_truth() -> None:
+def test_tracking_renders_equal_the_full_renders() -> None:
+    """Tracking asks the TSDF for geometry and colour only; they must be the full render's, bit for bit."""
+    tsdf = SemanticTSDF(TSDFParams(voxel_size=0.03))
+    rng = np.random.default_rng(0)
+    for k, yaw in enumerate((0.0, 8.0, 16.0)):
+        pose = _pose(0.0, 0.0, 0.1 * k, yaw)
+        depth, rgb = _room(pose)
+        probs = rng.dirichlet(np.ones(13), size=CAM.shape).astype(np.float32)
+        tsdf.integrate(depth, rgb, probs, CAM, pose)
+    pose = _pose(0.05, 0.02, 0.1, 6.0)
+    full = tsdf.render(CAM, pose, with_probs=True)
+    fast = tsdf.render(CAM, pose, with_labels=False)
+    assert full.valid.mean() > 0.8 and (full.labels[full.valid] > 0).all()
+    for name in ("depth", "normals", "colour"):
+        assert np.array_equal(getattr(full, name), getattr(fast, name)), name
+    assert not fast.labels.any() and fast.probs is None
+
+
+def test_tum_fr1_rpy_keyframe_tracking_against_ground_truth() -> None:
     frames = list(open_sequence(TUM))
     assert len(frames) == 10 and all(f.pose is not None for f in frames)
     gt = np.stack([f.pose for f in frames])
-    tracker = FrameToFrameTracker(method="point_to_plane")
-    poses = [gt[0]]
-    for f in frames:
-        result = tracker.track(f.depth, f.rgb, f.camera, poses[-1], frame_index=f.index)
-        assert result.ok, result.info
-        if f.index > 0:
-            poses.append(result.pose)
-    est = np.stack(poses)
+    tracker = RGBDTracker()
+    results = [tracker.track(f.depth, f.rgb, f.camera, None, f.index, f.timestamp, initial_pose=gt[0])
+               for f in frames]
+    assert all(r.status == TrackStatus.TRACKED for r in results), [r.reason for r in results]
+    est = np.stack([r.pose for r in results])
     identity = np.tile(gt[0], (len(gt), 1, 1))  # "no tracking": the camera never moves
     ate_t, _ = absolute_trajectory_error(gt, est)
     ate_r, _ = absolute_rotation_error(gt, est, align=False)
     identity_r, _ = absolute_rotation_error(gt, identity, align=False)
-    identity_t, _ = absolute_trajectory_error(gt, identity, align=False)
-    print(
-        f"TUM fr1/rpy 10 frames: ATE {ate_t.rmse * 100:.2f} cm, rotation {ate_r.rmse:.2f} deg; "
-        f"identity: {identity_t.rmse * 100:.2f} cm (unaligned), {identity_r.rmse:.2f} deg"
-    )
     # rpy turns the camera ~2 degrees a frame while barely translating: the rotation part is the discriminating
-    # one. Odometry must do far better than standing still, and stay at centimetre level in translation.
+    # one. Tracking must do far better than standing still, and stay at centimetre level in translation.
     assert ate_r.rmse < 0.35 * identity_r.rmse
-    assert ate_t.rmse < 0.05
+    assert ate_t.rmse < 0.03
