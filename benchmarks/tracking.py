@@ -31,7 +31,7 @@ import numpy as np
 
 from slamseg.fusion.keyframes import pose_distance
 from slamseg.fusion.params import TSDFParams
-from slamseg.fusion.posegraph import LoopClosureConfig
+from slamseg.fusion.posegraph import loop_closure_for
 from slamseg.fusion.tracking import TrackerConfig
 from slamseg.fusion.tsdf import SemanticTSDF
 from slamseg.pipelines.trajectory_evaluation import trajectory_metrics
@@ -47,8 +47,10 @@ def run_core(frames: Iterable[Frame], kind: str, depth_of: Callable[[Frame], np.
              raw_gt: tuple[np.ndarray, np.ndarray] | None = None, loop_closure: bool = True,
              predicted_depth: bool = False) -> dict:
     """Track and fuse ``frames`` with the SLAM core; coverage, ATE/RPE, ms per frame, loop closure."""
-    slam = SemanticSLAM(SemanticTSDF(TSDFParams(voxel_size=0.02)), make_tracker(kind, TrackerConfig()),
-                        LoopClosureConfig(enabled=loop_closure))
+    source = "predicted" if predicted_depth else "sensor"
+    slam = SemanticSLAM(SemanticTSDF(TSDFParams(voxel_size=0.02, depth_max=6.0 if predicted_depth else 4.0)),
+                        make_tracker(kind, TrackerConfig(depth_source=source)),
+                        loop_closure_for(source, enabled=loop_closure))
     gt, ms = {}, []
     for f in frames:
         depth = depth_of(f) if depth_of is not None else f.depth

@@ -299,8 +299,10 @@ def mesh_metrics(
     gt = sample_surface(ground_truth, num_points, seed + 1)
     if rec.shape[0] == 0 or gt.shape[0] == 0:
         raise MapError(f"mesh metrics need non-empty surfaces, got {rec.shape[0]} and {gt.shape[0]} points")
-    d_rec_to_gt, _ = cKDTree(gt).query(rec)
-    d_gt_to_rec, _ = cKDTree(rec).query(gt)
+    # compact_nodes=False: with scipy's default (boxes shrunk to their points) a query far from a thin, partial
+    # reconstruction visited most of the tree: 34 s instead of 0.4 s for 100k ground-truth points of a small room.
+    d_rec_to_gt, _ = cKDTree(gt, compact_nodes=False, balanced_tree=False).query(rec)
+    d_gt_to_rec, _ = cKDTree(rec, compact_nodes=False, balanced_tree=False).query(gt)
     return MeshMetrics(
         accuracy=float(d_rec_to_gt.mean()),
         completeness=float(d_gt_to_rec.mean()),

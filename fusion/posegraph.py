@@ -60,6 +60,15 @@ class LoopClosureConfig:
     preference_loop_closure: float = 1.0
 
 
+def loop_closure_for(depth_source: str, depth_max: float = 4.0, enabled: bool = True) -> LoopClosureConfig:
+    """Loop-closure settings for sensor depth, or for predicted depth (photometric check, looser depth
+    agreement: see TrackerConfig.depth_source)."""
+    if depth_source == "predicted":
+        return LoopClosureConfig(enabled=enabled, method="intensity", depth_max=depth_max, thresholds=FailureThresholds(
+            min_overlap=0.4, max_correction=0.5, inlier_distance=0.1, max_rmse=0.15))
+    return LoopClosureConfig(enabled=enabled, depth_max=depth_max)
+
+
 @dataclass
 class PoseGraphEdge:
     """A relative-pose constraint: ``transform`` maps ``source``'s camera frame into ``target``'s."""

@@ -116,7 +116,7 @@ class RGBDTracker(Tracker):
         cfg, th = self.config, self.config.thresholds
         init = np.linalg.inv(ref_pose) @ guess
         try:
-            est = odometry_between(image, ref, init, cfg.method, cfg.depth_max, cfg.depth_outlier_trunc,
+            est = odometry_between(image, ref, init, cfg.odometry_method, cfg.depth_max, cfg.depth_outlier_trunc,
                                    iterations or cfg.iterations)
         except RuntimeError as exc:  # Open3D: no correspondences, or a singular system
             return TrackingResult(None, TrackStatus.LOST, reference=label,

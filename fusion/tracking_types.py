@@ -83,6 +83,13 @@ class FailureThresholds:
     max_correction_deg: float = 30.0
 
 
+def thresholds_for(depth_source: str) -> FailureThresholds:
+    """Acceptance thresholds for sensor depth, or for a network's (predicted) depth."""
+    if depth_source == "predicted":
+        return FailureThresholds(inlier_distance=0.1, max_rmse=0.15)
+    return FailureThresholds()
+
+
 @dataclass
 class TrackerConfig:
     """How :class:`RGBDTracker` tracks.
@@ -103,7 +110,10 @@ class TrackerConfig:
         relocalisation_candidates: keyframes nearest to the predicted pose tried per frame when relocalising.
         relocalisation_sweep: further keyframes per frame, in turn over all of them.
         min_model_fraction: with reference "model", the rendered fraction below which the keyframe is used.
-        thresholds: :class:`FailureThresholds`.
+        depth_source: "sensor" or "predicted": a network's depth errs by centimetres to decimetres from frame to
+            frame, so with "predicted" the default method is photometric ("intensity": depth only warps the image)
+            and the default thresholds accept depth disagreement of 10 cm + 2 % (RMSE 15 cm).
+        thresholds: :class:`FailureThresholds` (None: the defaults of ``depth_source``).
     """
 
     reference: str = "keyframe"
@@ -120,18 +130,30 @@ class TrackerConfig:
     relocalisation_candidates: int = 3
     relocalisation_sweep: int = 3
     min_model_fraction: float = 0.3
-    thresholds: FailureThresholds = field(default_factory=FailureThresholds)
+    depth_source: str = "sensor"
+    thresholds: FailureThresholds | None = None
 
     def __post_init__(self) -> None:
         if self.reference not in REFERENCES:
             raise TrackingError(f"tracking reference must be one of {REFERENCES}, got {self.reference!r}")
-        if self.method is None:
-            self.method = "point_to_plane" if self.reference == "model" else "hybrid"
-        if self.method not in METHODS:
+        if self.depth_source not in ("sensor", "predicted"):
+            raise TrackingError(f"depth_source must be 'sensor' or 'predicted', got {self.depth_source!r}")
+        if self.thresholds is None:
+            self.thresholds = thresholds_for(self.depth_source)
+        if self.method is not None and self.method not in METHODS:
             raise TrackingError(f"odometry method must be one of {METHODS}, got {self.method!r}")
         if self.scale is not None and self.scale < 1:
             raise TrackingError(f"tracking scale must be >= 1, got {self.scale}")
         self.iterations = tuple(int(n) for n in self.iterations)
+
+    @property
+    def odometry_method(self) -> str:
+        """``method``, or the default for the reference when it is None."""
+        if self.method is not None:
+            return self.method
+        if self.depth_source == "predicted":
+            return "intensity"
+        return "point_to_plane" if self.reference == "model" else "hybrid"
 
 
 class Tracker(ABC):

@@ -101,8 +101,9 @@ class SLAMResult:
         records: one per stepped frame, in order.
         keyframes: number of keyframes. loops_found / loops_kept: verified loop edges, and those that survived
             the optimisation's pruning.
-        max_correction_m / max_correction_deg: the largest change of a frame pose by the optimisation.
-        rebuild_advised: poses moved by more than the map resolution: :meth:`SemanticSLAM.rebuild` pays.
+        max_correction_m / max_correction_deg: the largest change of a frame pose by the optimisation;
+            p90_correction_m: the 90th percentile of the changes.
+        rebuild_advised: the 90th percentile exceeds the map resolution: :meth:`SemanticSLAM.rebuild` pays.
     """
 
     records: list[FrameRecord]
@@ -111,6 +112,7 @@ class SLAMResult:
     loops_kept: int = 0
     max_correction_m: float = 0.0
     max_correction_deg: float = 0.0
+    p90_correction_m: float = 0.0
     rebuild_advised: bool = False
 
     def poses(self) -> dict[int, np.ndarray]:
@@ -147,7 +149,8 @@ class SemanticSLAM:
         tracker: a :class:`~slamseg.fusion.tracking.Tracker` (``make_tracker``), or None: each frame's own pose
             (ground truth; a frame without one is lost).
         loop_closure: settings; None or ``enabled=False`` skips loop closure.
-        rebuild_threshold: metres; ``finish`` advises a rebuild when a pose moved more than this.
+        rebuild_threshold: metres; ``finish`` advises a rebuild when the 90th percentile of the frames' pose
+            changes is above it.
     """
 
     def __init__(self, map: SemanticMap, tracker: Tracker | None,  # noqa: A002 - the map being built
@@ -209,15 +212,19 @@ class SemanticSLAM:
             return result
         for kf in keyframes:
             kf.pose = optimised[kf.id]
+        moved = []
         for rec in self.records:
             if rec.pose is None or rec.keyframe is None or rec.anchor is None:
                 continue
             new = correct_pose(rec.pose, rec.anchor, optimised[rec.keyframe])
             moved_m, moved_deg = pose_distance(rec.pose, new)
+            moved.append(moved_m)
             result.max_correction_m = max(result.max_correction_m, moved_m)
             result.max_correction_deg = max(result.max_correction_deg, moved_deg)
             rec.pose, rec.anchor = new, optimised[rec.keyframe]
-        result.rebuild_advised = result.max_correction_m > self.rebuild_threshold
+        # Fusing again pays when many frames moved by more than the map's resolution, not when a few did.
+        result.p90_correction_m = float(np.percentile(moved, 90)) if moved else 0.0
+        result.rebuild_advised = result.p90_correction_m > self.rebuild_threshold
         log.info("loop closure: %d loop edges (%d kept) over %d keyframes; poses moved up to %.3f m / %.2f deg",
                  result.loops_found, result.loops_kept, len(keyframes), result.max_correction_m,
                  result.max_correction_deg)

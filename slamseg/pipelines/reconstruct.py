@@ -24,7 +24,7 @@ from tqdm import tqdm
 from slamseg.errors import ConfigError, LabelSetError, SequenceFormatError
 from slamseg.fusion.keyframes import keyframes_from_arrays, keyframes_to_arrays
 from slamseg.fusion.maps import load_map
-from slamseg.fusion.posegraph import LoopClosureConfig
+from slamseg.fusion.posegraph import loop_closure_for
 from slamseg.fusion.tracking import RGBDTracker, Tracker, TrackerConfig
 from slamseg.fusion.types import SemanticMap
 from slamseg.pipelines import reconstruct_outputs as outputs
@@ -116,7 +116,7 @@ def make_tracker(cfg: ReconstructConfig) -> Tracker | None:
     """The pose source: None for ground truth, else an RGB-D tracker configured from ``cfg.tracker``."""
     opts = cfg.tracker
     depth_max = cfg.tsdf.depth_max if cfg.map == "tsdf" else cfg.surfel.max_depth
-    tracker_cfg = TrackerConfig(method=opts.method, scale=opts.scale, depth_max=depth_max,
+    tracker_cfg = TrackerConfig(method=opts.method, scale=opts.scale, depth_max=depth_max, depth_source=cfg.depth,
                                 max_relative_jump=opts.max_relative_jump, max_predicted=opts.max_predicted,
                                 keyframe_translation=opts.keyframe_translation,
                                 keyframe_rotation_deg=opts.keyframe_rotation_deg)
@@ -148,8 +148,8 @@ class Reconstruction:
             else:
                 self.predictor.map_probs_to(self.predictor.label_set)
         self.probs_label_set = probs_set
-        loops = LoopClosureConfig(enabled=cfg.tracker.loop_closure and cfg.tracking != "gt",
-                                  depth_max=cfg.tsdf.depth_max if cfg.map == "tsdf" else cfg.surfel.max_depth)
+        loops = loop_closure_for(cfg.depth, cfg.tsdf.depth_max if cfg.map == "tsdf" else cfg.surfel.max_depth,
+                                 enabled=cfg.tracker.loop_closure and cfg.tracking != "gt")
         self.slam = SemanticSLAM(make_map(cfg, self.map_label_set, probs_set), make_tracker(cfg), loops,
                                  rebuild_threshold=cfg.tsdf.voxel_size if cfg.map == "tsdf" else 0.01)
         self.loop_result: dict[str, Any] = {}
@@ -333,7 +333,8 @@ class Reconstruction:
                 self._rebuild()
         self.loop_result = {"keyframes": result.keyframes, "loops_found": result.loops_found,
                             "loops_kept": result.loops_kept, "max_correction_m": round(result.max_correction_m, 4),
-                            "max_correction_deg": round(result.max_correction_deg, 3), "map_rebuilt": rebuilt}
+                            "max_correction_deg": round(result.max_correction_deg, 3),
+                            "p90_correction_m": round(result.p90_correction_m, 4), "map_rebuilt": rebuilt}
         t0 = time.perf_counter()
         metrics = outputs.write_outputs(self)
         metrics["timings"]["outputs_seconds"] = round(time.perf_counter() - t0, 3)

@@ -14,8 +14,9 @@ class TrackingOptions:
     """How the camera is tracked when the poses are not the sequence's (``tracking`` odometry, keyframe, model).
 
     Attributes:
-        method: odometry: "hybrid" (depth + photometric), "intensity" or "point_to_plane"; None chooses per
-            reference (hybrid; point-to-plane against the model).
+        method: odometry: "hybrid" (depth + photometric), "intensity" or "point_to_plane"; None chooses:
+            intensity on predicted depth (photometric; the depth only warps), else hybrid (point-to-plane against
+            the model).
         scale: track on every Nth pixel (2: 640x480 frames are tracked at 320x240); None: about 320 wide.
         keyframe_translation: metres, keyframe_rotation_deg: degrees: a frame this far from every keyframe
             becomes a keyframe.
@@ -23,8 +24,8 @@ class TrackingOptions:
         max_relative_jump: depth pixels at discontinuities of more than this fraction of their depth are not
             tracked on (flying pixels of upsampled predicted depth, mixed Kinect pixels).
         loop_closure: close loops over the keyframes at the end (pose-graph optimisation).
-        rebuild: fuse the map again from the optimised poses: "auto" (when a pose moved by more than a voxel),
-            "always" or "never".
+        rebuild: fuse the map again from the optimised poses: "auto" (when the 90th percentile of the frames'
+            pose changes is more than a voxel), "always" or "never".
     """
 
     method: Literal["hybrid", "intensity", "point_to_plane"] | None = None

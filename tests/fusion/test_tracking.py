@@ -88,7 +88,9 @@ def test_model_tracking_renders_the_tsdf_at_the_predicted_pose() -> None:
     pose0 = _pose(0.8, 0.5, 1.0, 35.0, 15.0)
     pose1 = _pose(0.78, 0.51, 1.03, 36.5, 14.0)
     tsdf = SemanticTSDF(TSDFParams(voxel_size=0.02))
-    assert _tracker(reference="model").config.method == "point_to_plane"  # the default against a rendered model
+    # defaults: point-to-plane against a rendered model, photometric on predicted depth
+    assert _tracker(reference="model").config.odometry_method == "point_to_plane"
+    assert _tracker(reference="model", depth_source="predicted").config.odometry_method == "intensity"
     # The analytic box shows two walls here: point-to-plane may slide along their corner; hybrid cannot.
     tracker = _tracker(reference="model", method="hybrid")
     # An empty map renders nothing: the first frame's keyframe is the reference.
