@@ -43,6 +43,8 @@ class LoopClosureConfig:
             may correct).
         edge_prune_threshold: Open3D's line-process threshold (loop edges below it are pruned as false).
         preference_loop_closure: Open3D's weight of loop edges against odometry edges.
+        line_process_distance: metres; Open3D's line-process scale (``max_correspondence_distance``): loop edges
+            whose residual is large against it are down-weighted as likely false.
     """
 
     enabled: bool = True
@@ -58,6 +60,7 @@ class LoopClosureConfig:
                                                                                     max_correction=0.5))
     edge_prune_threshold: float = 0.25
     preference_loop_closure: float = 1.0
+    line_process_distance: float = 0.07
 
 
 def loop_closure_for(depth_source: str, depth_max: float = 4.0, enabled: bool = True) -> LoopClosureConfig:
@@ -155,7 +158,7 @@ def optimise(keyframes: list[Keyframe], edges: list[PoseGraphEdge], config: Loop
     for e in edges:
         graph.edges.append(reg.PoseGraphEdge(node_of[e.source], node_of[e.target], e.transform, e.information,
                                              uncertain=e.loop))
-    option = reg.GlobalOptimizationOption(max_correspondence_distance=config.distance,
+    option = reg.GlobalOptimizationOption(max_correspondence_distance=config.line_process_distance,
                                           edge_prune_threshold=config.edge_prune_threshold,
                                           preference_loop_closure=config.preference_loop_closure,
                                           reference_node=0)
