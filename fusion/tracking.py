@@ -197,6 +197,10 @@ class RGBDTracker(Tracker):
         image = make_tracking_image(depth, rgb, camera, self._scale(camera), cfg.depth_max, cfg.max_relative_jump)
         index = -1 if frame_index is None else int(frame_index)
         stamp = None if timestamp is None else float(timestamp)
+        if self._last_pose is None and image.valid_fraction < cfg.thresholds.min_valid_fraction:
+            # nothing to start from: the next frame with depth will be the first
+            return TrackingResult(None, TrackStatus.LOST, reference="-",
+                                  reason=f"no depth to start from (valid {image.valid_fraction:.3f})")
         if self._last_pose is None:  # first frame: it defines the world frame (or takes the given pose)
             pose = np.eye(4) if initial_pose is None else np.asarray(initial_pose, np.float64).copy()
             return self._accept(TrackingResult(pose, TrackStatus.TRACKED, 1.0, 0.0, "first frame"), image, index,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -28,8 +29,18 @@ class Camera:
     def __post_init__(self) -> None:
         if self.width <= 0 or self.height <= 0:
             raise SequenceFormatError(f"camera size must be positive, got {self.width}x{self.height}")
-        if self.fx == 0 or self.fy == 0:
-            raise SequenceFormatError(f"camera focal lengths must be non-zero, got fx={self.fx} fy={self.fy}")
+        values = (self.fx, self.fy, self.cx, self.cy)
+        if not all(math.isfinite(float(v)) for v in values):
+            raise SequenceFormatError(f"camera intrinsics must be finite, got fx={self.fx} fy={self.fy} "
+                                      f"cx={self.cx} cy={self.cy}")
+        if self.fx <= 0 or self.fy <= 0:
+            raise SequenceFormatError(f"camera focal lengths must be positive, got fx={self.fx} fy={self.fy}")
+        # The principal point lies in the image (within a pixel of its border).
+        if not (-1.0 <= self.cx <= self.width and -1.0 <= self.cy <= self.height):
+            raise SequenceFormatError(f"camera principal point ({self.cx}, {self.cy}) is outside the "
+                                      f"{self.width}x{self.height} image")
+        if self.distortion is not None and not all(math.isfinite(float(v)) for v in self.distortion):
+            raise SequenceFormatError(f"camera distortion must be finite, got {self.distortion}")
 
     @property
     def K(self) -> np.ndarray:  # noqa: N802 - K is the universal name of the intrinsic matrix

@@ -52,6 +52,21 @@ class Frame:
             raise SequenceFormatError(f"{where}: labels must be {h}x{w}, got {self.labels.shape}")
         if self.normals is not None and self.normals.shape != (h, w, 3):
             raise SequenceFormatError(f"{where}: normals must be {h}x{w}x3, got {self.normals.shape}")
-        if self.pose is not None and self.pose.shape != (4, 4):
-            raise SequenceFormatError(f"{where}: pose must be 4x4, got {self.pose.shape}")
+        if self.pose is not None:
+            check_pose(self.pose, where)
         return self
+
+
+def check_pose(pose: np.ndarray, where: str, tolerance: float = 1e-3) -> None:
+    """Raise SequenceFormatError unless ``pose`` is a finite rigid 4 x 4 transform: rotation orthonormal within
+    ``tolerance``, determinant +1, last row (0, 0, 0, 1)."""
+    pose = np.asarray(pose)
+    if pose.shape != (4, 4):
+        raise SequenceFormatError(f"{where}: pose must be 4x4, got {pose.shape}")
+    if not np.all(np.isfinite(pose)):
+        raise SequenceFormatError(f"{where}: pose has non-finite values")
+    rot = pose[:3, :3]
+    error = float(np.abs(rot @ rot.T - np.eye(3)).max())
+    if error > tolerance or np.linalg.det(rot) < 0 or np.abs(pose[3] - (0, 0, 0, 1)).max() > tolerance:
+        raise SequenceFormatError(f"{where}: pose is not a rigid transform (rotation off orthonormal by {error:.2g}, "
+                                  f"det {np.linalg.det(rot):.3f}, last row {pose[3].tolist()})")

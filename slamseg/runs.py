@@ -53,6 +53,17 @@ def command_settings(command: str, args: Any) -> dict[str, Any]:
     return {"command": command, **settings}
 
 
+MARKER = ".slamseg-run"  # present in every folder a RunFolder made; only such folders are ever deleted
+
+
+def _remove_run_folder(path: Path) -> None:
+    """Delete a run folder that slamseg made (it holds the marker file); refuse anything else."""
+    if not path.is_dir() or not (path / MARKER).is_file():
+        raise RunFolderError(f"{path} exists and is not a slamseg run folder (no {MARKER} file): refusing to "
+                             "replace it; choose another --out")
+    shutil.rmtree(path)
+
+
 class RunFolder:
     """A run's output folder.
 
@@ -61,7 +72,8 @@ class RunFolder:
         out: explicit final folder; default ``<root>/<command>-<YYYYmmdd-HHMMSS>``.
         root: parent of default run folders.
         resume: continue an interrupted run (its ``.partial`` folder) instead of refusing to reuse it.
-        overwrite: replace an existing finished folder at ``out`` (and an interrupted one beside it).
+        overwrite: replace an existing finished folder at ``out`` (and an interrupted one beside it), only when
+            it is a run folder slamseg made (it holds the ``.slamseg-run`` marker written when a run starts).
     """
 
     def __init__(
@@ -80,7 +92,7 @@ class RunFolder:
         self.resumed = False
         if self.final.exists():
             if overwrite:
-                shutil.rmtree(self.final)
+                _remove_run_folder(self.final)
             elif resume:
                 raise RunFolderError(f"{self.final} is a finished run: there is nothing to resume")
             else:
@@ -88,7 +100,7 @@ class RunFolder:
                     f"{self.final} already exists; choose another --out, or pass --overwrite or --resume"
                 )
         if self.path.exists() and overwrite and not resume:
-            shutil.rmtree(self.path)
+            _remove_run_folder(self.path)
         if self.path.exists():
             if resume:
                 self.resumed = True
@@ -98,6 +110,9 @@ class RunFolder:
                     f"{self.path} holds an interrupted run; pass --resume to continue it or delete it"
                 )
         self.path.mkdir(parents=True, exist_ok=True)
+        marker = self.path / MARKER
+        if not marker.exists():  # written first: whatever is in here from now on, slamseg made
+            atomic_write_text(marker, json.dumps({"command": command, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}))
 
     def file(self, name: str) -> Path:
         """Path of ``name`` inside the (working) run folder; parent folders are created."""

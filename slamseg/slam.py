@@ -178,24 +178,28 @@ class SemanticSLAM:
         depth = frame.depth if depth is None else depth
         if depth is None:
             raise ValueError(f"frame {frame.index} has no depth and none was given")
+        usable = bool(np.any((depth > 0) & np.isfinite(depth)))
         t0 = time.perf_counter()
         if self.tracker is None:
             result = (TrackingResult(np.asarray(frame.pose, np.float64), TrackStatus.TRACKED, 1.0, 0.0, "ground truth")
                       if frame.pose is not None else
                       TrackingResult(None, TrackStatus.LOST, reference="ground truth", reason="no ground-truth pose"))
         else:
-            first_pose = frame.pose if not self.records else None
+            first_pose = frame.pose if not any(r.fused for r in self.records) else None
             result = self.tracker.track(depth, frame.rgb, frame.camera, self.map, frame.index, frame.timestamp,
                                         initial_pose=first_pose)
         t1 = time.perf_counter()
-        if result.ok:
+        fused = result.ok and usable
+        if fused:
             self.map.integrate(depth, frame.rgb, probs, frame.camera, result.pose)
+        elif not usable:
+            log.warning("frame %d: no usable depth (all zero or invalid): not fused", frame.index)
         t2 = time.perf_counter()
         kf = getattr(self.tracker, "current_keyframe", None) if result.ok else None
         record = FrameRecord(
             index=int(frame.index), timestamp=float(frame.timestamp), pose=result.pose, status=result.status.value,
-            fused=result.ok, fitness=round(float(result.fitness), 4), reference=result.reference,
-            reason=result.reason, keyframe=None if kf is None else kf.id,
+            fused=fused, fitness=round(float(result.fitness), 4), reference=result.reference,
+            reason=result.reason if usable else "no usable depth", keyframe=None if kf is None else kf.id,
             anchor=None if kf is None else kf.pose.copy(),
         )
         self.records.append(record)

@@ -85,7 +85,9 @@ def open_icl(path: Path, max_pose_gap: float = 0.1, strict: bool = True) -> Rgbd
                for (t, rgb, depth, diff), pose in zip(rows, poses)]
     height, width = image_size(entries[0].rgb)
     fx, fy, cx, cy = ICL_INTRINSICS
-    camera = Camera(fx, abs(fy), cx, cy, width, height)
+    camera = Camera(fx, abs(fy), cx, cy, 640, 480)  # the release's intrinsics are for 640 x 480
+    if (width, height) != (640, 480):
+        camera = camera.scaled(width, height)
     return RgbdListSequence(root.name, entries, camera, ICL_DEPTH_SCALE, strict=strict)
 
 

@@ -320,8 +320,10 @@ class Reconstruction:
     def finish(self) -> dict[str, Any]:
         """Write the outputs, metrics and report; returns the metrics."""
         if not self.state.indices:
-            raise SequenceFormatError(f"{self.sequence.name}: no frame could be integrated "
-                                      f"({len(self.state.failures)} tracking failures)")
+            no_depth = sum(1 for r in self.slam.records if r.reason == "no usable depth")
+            raise SequenceFormatError(f"{self.sequence.name}: no frame could be integrated ({no_depth} of "
+                                      f"{len(self.slam.records)} frames without usable depth, "
+                                      f"{len(self.state.failures) - no_depth} rejected by tracking)")
         with self.timer.stage("loop_closure"):
             result = self.slam.finish()
         fused = {r.index: r.pose for r in result.records if r.fused}

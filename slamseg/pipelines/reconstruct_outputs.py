@@ -98,6 +98,7 @@ def write_outputs(job: Reconstruction) -> dict[str, Any]:
         "tracking_failures": job.state.failures,
         "tracking": _tracking_summary(job),
         "frames_skipped_corrupt": [i for i, _ in getattr(job.sequence, "skipped", [])],
+        "frames_without_depth": [r.index for r in records if r.reason == "no usable depth"],
         "frames_per_second": round(n_done / staged, 3) if staged else None,
         "timings": {"stages": timings, "total_seconds": round(staged, 3)},
         "map": job.map.stats(),

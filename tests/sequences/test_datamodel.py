@@ -75,3 +75,26 @@ def test_atomic_files_get_the_umask_permissions(tmp_path) -> None:
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o644
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ((float("nan"), 500.0, 319.5, 239.5), "finite"),
+    ((-500.0, 500.0, 319.5, 239.5), "positive"),
+    ((500.0, 500.0, 900.0, 239.5), "outside"),
+    ((500.0, 500.0, 319.5, float("inf")), "finite"),
+])
+def test_impossible_cameras_are_refused(values: tuple, message: str) -> None:
+    with pytest.raises(SequenceFormatError, match=message):
+        Camera(*values, 640, 480)
+
+
+def test_a_non_rigid_pose_is_refused() -> None:
+    from slamseg.sequences.frame import check_pose
+
+    check_pose(np.eye(4), "ok")
+    sheared = np.eye(4)
+    sheared[0, 1] = 0.2
+    for bad, message in ((sheared, "not a rigid"), (np.diag([1.0, 1.0, -1.0, 1.0]), "det"),
+                         (np.full((4, 4), np.nan), "non-finite")):
+        with pytest.raises(SequenceFormatError, match=message):
+            check_pose(bad, "frame 3")

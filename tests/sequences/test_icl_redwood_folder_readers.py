@@ -31,8 +31,8 @@ def _write_icl(root: Path, n: int = 3) -> Path:
     (root / "depth").mkdir()
     lines = []
     for k in range(n):
-        Image.fromarray(np.full((48, 64, 3), 10 * k, np.uint8)).save(root / "rgb" / f"{k}.png")
-        Image.fromarray(np.full((48, 64), 5000 * (k + 1), np.uint16)).save(root / "depth" / f"{k}.png")
+        Image.fromarray(np.full((480, 640, 3), 10 * k, np.uint8)).save(root / "rgb" / f"{k}.png")
+        Image.fromarray(np.full((480, 640), 5000 * (k + 1), np.uint16)).save(root / "depth" / f"{k}.png")
         lines.append(f"{k} depth/{k}.png {k} rgb/{k}.png")
     (root / "associations.txt").write_text("\n".join(lines) + "\n")
     return root

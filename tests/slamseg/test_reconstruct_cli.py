@@ -170,3 +170,22 @@ def test_real_samples_with_sensor_depth_report_ate(sample: str, tmp_path: Path, 
     assert metrics["tracking_failures"] == [] and 0.0 <= ate < 0.05  # a few cm at most over these short clips
     assert "ATE RMSE" in res.stdout
     assert len(trimesh.load(out / "mesh.ply", process=False).faces) > 1000
+
+
+def test_all_zero_sensor_depth_is_one_line_error(synthetic_room: Path, tmp_path: Path, run_cli) -> None:
+    import shutil
+
+    import imageio.v3 as iio
+
+    blank = tmp_path / "blank"
+    shutil.copytree(synthetic_room, blank)
+    for png in (blank / "depth").glob("*.png"):
+        iio.imwrite(png, np.zeros_like(iio.imread(png)))
+    for tracking in ("gt", "keyframe"):
+        out = tmp_path / f"out-{tracking}"
+        res = run_cli("reconstruct", str(blank), "--depth", "sensor", "--labels", "none", "--tracking", tracking,
+                      "--out", str(out), "--no-progress")
+        assert res.returncode == 2, res.stderr
+        last = res.stderr.strip().splitlines()[-1]
+        assert "no frame could be integrated" in last and "14 of 14 frames without usable depth" in last
+        assert "Traceback" not in res.stderr and not out.exists()

@@ -47,3 +47,23 @@ def test_write_json_is_strict_json_with_null_for_undefined_values(tmp_path: Path
     text = path.read_text()
     assert "NaN" not in text and "Infinity" not in text
     assert json.loads(text) == {"iou": [0.5, None], "rmse": None, "n": 3, "rows": [[1.0, None]]}
+
+
+def test_overwrite_deletes_only_folders_slamseg_made(tmp_path: Path) -> None:
+    user = tmp_path / "my_dataset"
+    user.mkdir()
+    (user / "precious.png").write_bytes(b"not a run")
+    with pytest.raises(RunFolderError, match="not a slamseg run folder"):
+        RunFolder("export", out=user, overwrite=True)
+    assert (user / "precious.png").read_bytes() == b"not a run"
+    user_partial = tmp_path / "data.partial"  # a user's folder that happens to end in .partial
+    user_partial.mkdir()
+    (user_partial / "keep.txt").write_text("mine")
+    with pytest.raises(RunFolderError, match="not a slamseg run folder"):
+        RunFolder("export", out=tmp_path / "data", overwrite=True)
+    assert (user_partial / "keep.txt").read_text() == "mine"
+    made = RunFolder("export", out=tmp_path / "run")
+    assert json.loads((made.path / ".slamseg-run").read_text())["command"] == "export"
+    made.finish()
+    again = RunFolder("export", out=tmp_path / "run", overwrite=True)  # ours: replaced
+    assert not (tmp_path / "run").exists() and again.path.exists()

@@ -124,3 +124,18 @@ def test_pose_graph_closes_a_synthetic_loop() -> None:
         return pose_distance(rel_est, rel_gt)[0]
 
     assert end_drift(result.poses()) < 0.5 * end_drift(before)
+
+
+def test_frames_without_usable_depth_are_not_fused_and_tracking_starts_on_the_first_with_depth(
+        room_frames: list[Frame]) -> None:
+    slam = SemanticSLAM(_tsdf(), make_tracker("keyframe", TrackerConfig(scale=1)))
+    blank = [Frame(index=f.index, timestamp=f.timestamp, rgb=f.rgb, camera=f.camera, depth=np.zeros_like(f.depth),
+                   pose=f.pose) for f in room_frames[:2]]
+    for f in (*blank, *room_frames[2:5]):
+        slam.step(f)
+    records = slam.records
+    assert [(r.fused, r.reason) for r in records[:2]] == [(False, "no usable depth")] * 2
+    assert records[2].reference == "first frame" and np.array_equal(records[2].pose, room_frames[2].pose)
+    assert all(r.fused and r.status == "tracked" for r in records[2:])
+    gt_slam = SemanticSLAM(_tsdf(), make_tracker("gt"))
+    assert not gt_slam.step(blank[0]).record.fused and gt_slam.map.num_blocks == 0
