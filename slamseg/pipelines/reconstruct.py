@@ -15,7 +15,6 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,6 +30,7 @@ from slamseg.pipelines import reconstruct_outputs as outputs
 from slamseg.pipelines.common import StageTimer, make_predictor, open_source
 from slamseg.pipelines.map_evaluation import MAX_LABEL_FRAMES, GroundTruthCollector
 from slamseg.pipelines.reconstruct_config import ReconstructConfig
+from slamseg.pipelines.reconstruct_state import ReconstructionState, check_resume_matches, sequence_fingerprint
 from slamseg.runs import RunFolder
 from slamseg.sequences import Frame, LabelSet, Sequence, get_label_set, get_mapping
 from slamseg.sequences.atomic import atomic_path, atomic_write_text
@@ -40,35 +40,6 @@ from slamseg.slam import make_tracker as make_slam_tracker
 log = logging.getLogger(__name__)
 
 SNAPSHOT_STATE = "snapshot/state.json"
-
-
-@dataclass
-class ReconstructionState:
-    """Everything a resumed run needs besides the map itself (JSON-serialisable).
-
-    Attributes:
-        next_position: position in the (sliced) sequence of the next frame to process.
-        indices, timestamps, poses: per integrated frame: dataset index, time (s), 4x4 camera-to-world.
-        failures: dataset indices of frames not fused because tracking rejected them (predicted or lost).
-        records: every processed frame's :class:`~slamseg.slam.FrameRecord` as a dict (pose, status, reason).
-        tracking_ms: milliseconds of tracking per frame.
-        timer: accumulated stage timings.
-        map_file, evaluation_file: the map and evaluation snapshots this state belongs to (relative to the run
-            folder); written before the state, under names of their own, so that the state on disk always
-            names complete files. keyframes_file likewise.
-    """
-
-    next_position: int = 0
-    indices: list[int] = field(default_factory=list)
-    timestamps: list[float] = field(default_factory=list)
-    poses: list[list[list[float]]] = field(default_factory=list)
-    failures: list[int] = field(default_factory=list)
-    records: list[dict[str, Any]] = field(default_factory=list)
-    tracking_ms: list[float] = field(default_factory=list)
-    timer: dict[str, Any] = field(default_factory=dict)
-    map_file: str = ""
-    evaluation_file: str = ""
-    keyframes_file: str = ""
 
 
 def _check_requirements(cfg: ReconstructConfig, sequence: Sequence, first: Frame) -> None:
@@ -188,6 +159,13 @@ class Reconstruction:
             log.info("no snapshot in %s: starting from the first frame", self.run.path)
             return
         data = json.loads(state_path.read_text())
+        fingerprint = sequence_fingerprint(self.sequence, self.camera)
+        saved = data.get("fingerprint") or fingerprint
+        if saved != fingerprint:
+            differ = ", ".join(f"{k}: {saved.get(k)!r} -> {fingerprint.get(k)!r}" for k in fingerprint
+                               if saved.get(k) != fingerprint.get(k))
+            raise ConfigError(f"{self.run.path}: the interrupted run was made from other frames ({differ}); "
+                              "resume it with the same sequence, or start a new run")
         self.state = ReconstructionState(**data)
         self.slam.map = load_map(self.run.path / self.state.map_file)
         if self.state.evaluation_file:
@@ -239,6 +217,8 @@ class Reconstruction:
             np.savez(fh, **keyframes_to_arrays(self.slam.keyframes))
         self.state.timer = self.timer.to_state()
         self.state.records = [r.to_dict() for r in self.slam.records]
+        if not self.state.fingerprint:
+            self.state.fingerprint = sequence_fingerprint(self.sequence, self.camera)
         atomic_write_text(self.run.file(SNAPSHOT_STATE), json.dumps(self.state.__dict__))
         current = (self.state.map_file, self.state.evaluation_file, self.state.keyframes_file)
         for stale in old:
@@ -369,6 +349,7 @@ def _rebuild_frames(job: Reconstruction) -> Iterator[tuple[Frame, np.ndarray | N
 
 def run_reconstruct(cfg: ReconstructConfig, run: RunFolder, progress: bool = True) -> dict[str, Any]:
     """Run a whole reconstruction into ``run`` (not finished: the caller renames the folder)."""
+    check_resume_matches(run, cfg)
     run.write_config(cfg)
     job = Reconstruction(cfg, run)
     job.run_frames(progress=progress)

@@ -189,3 +189,29 @@ def test_all_zero_sensor_depth_is_one_line_error(synthetic_room: Path, tmp_path:
         last = res.stderr.strip().splitlines()[-1]
         assert "no frame could be integrated" in last and "14 of 14 frames without usable depth" in last
         assert "Traceback" not in res.stderr and not out.exists()
+
+
+def test_resume_refuses_other_settings_or_other_frames(synthetic_room: Path, tmp_path: Path, run_cli) -> None:
+    from slamseg.config import from_dict
+    from slamseg.errors import ConfigError
+    from slamseg.pipelines.reconstruct import Reconstruction, run_reconstruct
+    from slamseg.pipelines.reconstruct_config import ReconstructConfig
+    from slamseg.runs import RunFolder
+
+    settings = {"sequence": {"path": str(synthetic_room), "stop": 6}, "depth": "sensor", "labels": "gt",
+                "tsdf": {"voxel_size": 0.04}, "snapshot_every": 2}
+    out = tmp_path / "half"
+    run = RunFolder("reconstruct", out=out)
+    cfg = from_dict(ReconstructConfig, settings)
+    run.write_config(cfg)
+    Reconstruction(cfg, run).run_frames(progress=False)  # snapshots, never finished: as if killed
+    res = run_cli("reconstruct", str(synthetic_room), "--depth", "sensor", "--labels", "gt", "--voxel-size", "0.08",
+                  "--stop", "6", "--set", "snapshot_every=2", "--out", str(out), "--resume", "--no-progress")
+    assert res.returncode == 2 and "tsdf.voxel_size: 0.04 -> 0.08" in res.stderr.strip().splitlines()[-1]
+    # the same settings but the sequence changed under the run: its fingerprint differs
+    state = json.loads((run.path / "snapshot" / "state.json").read_text())
+    state["fingerprint"]["frames"] = 99
+    (run.path / "snapshot" / "state.json").write_text(json.dumps(state))
+    with pytest.raises(ConfigError, match="other frames .*frames: 99 -> 6"):
+        run_reconstruct(from_dict(ReconstructConfig, settings), RunFolder("reconstruct", out=out, resume=True),
+                        progress=False)
