@@ -212,6 +212,6 @@ def test_resume_refuses_other_settings_or_other_frames(synthetic_room: Path, tmp
     state = json.loads((run.path / "snapshot" / "state.json").read_text())
     state["fingerprint"]["frames"] = 99
     (run.path / "snapshot" / "state.json").write_text(json.dumps(state))
-    with pytest.raises(ConfigError, match="other frames .*frames: 99 -> 6"):
+    with pytest.raises(ConfigError, match=r"other frames .*frames: 99 -> 6"):
         run_reconstruct(from_dict(ReconstructConfig, settings), RunFolder("reconstruct", out=out, resume=True),
                         progress=False)
