@@ -19,6 +19,7 @@ Rows (640x480, 2 cores, the SLAM core with a 2 cm semantic TSDF, no labels, loop
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -126,7 +127,9 @@ def bench_tum_reconstruct(args: argparse.Namespace) -> dict:
 def _synthetic(num_frames: int, trajectory: str, seed: int) -> list[Frame]:
     from slamseg.sequences.synthetic import SyntheticSequence
 
-    return list(SyntheticSequence(seed=seed, num_frames=num_frames, noise=True, trajectory=trajectory))
+    # only what tracking needs: a 640x480 frame with its labels, normals and clean depth is ~10 MB
+    return [dataclasses.replace(f, labels=None, normals=None, meta={})
+            for f in SyntheticSequence(seed=seed, num_frames=num_frames, noise=True, trajectory=trajectory)]
 
 
 def bench_synthetic_noise(args: argparse.Namespace) -> dict:

@@ -168,7 +168,14 @@ def test_real_samples_with_sensor_depth_report_ate(sample: str, tmp_path: Path, 
     metrics = json.loads((out / "metrics.json").read_text())
     ate = metrics["evaluation"]["trajectory"]["ate"]["rmse"]
     assert metrics["tracking_failures"] == [] and 0.0 <= ate < 0.05  # a few cm at most over these short clips
-    assert "ATE RMSE" in res.stdout
+    assert "ATE RMSE" in res.stdout and "coverage 100.0%" in res.stdout
+    # every frame has a pose in trajectory.txt and a status row, in the same order
+    frames = len(open_sequence(data))
+    stamps, _ = read_tum_trajectory(out / "trajectory.txt")
+    rows = (out / "trajectory_status.csv").read_text().splitlines()[1:]
+    assert len(stamps) == frames == len(rows) == metrics["evaluation"]["trajectory"]["frames_compared"]
+    assert [float(r.split(",")[0]) for r in rows] == pytest.approx(list(stamps), abs=1e-6)
+    assert metrics["tracking"]["coverage"] == 1.0
     assert len(trimesh.load(out / "mesh.ply", process=False).faces) > 1000
 
 
