@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from slamseg.fusion.errors import MapError
+
+# What numpy raises on an empty, truncated or foreign file: zip and zlib errors, end of file, bad headers.
+CORRUPT_ARCHIVE = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
 
 
 def map_kind(path: str | Path) -> str:
@@ -17,12 +22,16 @@ def map_kind(path: str | Path) -> str:
     if not path.is_file():
         raise MapError(f"{path}: no such map file")
     try:
-        with np.load(path, allow_pickle=False) as data:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise MapError(f"{path}: not a slamseg map file (a map is an .npz archive, this holds one array)")
+        with data:
             names = set(data.files)
             raw = data["metadata"] if "metadata" in names else data["meta_json"] if "meta_json" in names else None
             meta = json.loads(str(raw)) if raw is not None else {}
-    except (OSError, ValueError) as exc:
-        raise MapError(f"{path}: not a slamseg map file ({exc})") from exc
+    except CORRUPT_ARCHIVE as exc:
+        raise MapError(f"{path}: not a readable slamseg map file ({type(exc).__name__}: "
+                       f"{str(exc).splitlines()[0] if str(exc) else 'truncated or empty'})") from exc
     fmt = str(meta.get("format", ""))
     if "surfel" in fmt:
         return "surfel"

@@ -32,6 +32,7 @@ import numpy as np
 from slamseg.fusion import surfel_kernels as kernels
 from slamseg.fusion.bayes import prepare_probs, resolve_label_sets
 from slamseg.fusion.errors import MapError
+from slamseg.fusion.maps import CORRUPT_ARCHIVE
 from slamseg.fusion.params import SurfelParams
 from slamseg.fusion.types import RenderedView
 from slamseg.sequences import Camera, LabelSet
@@ -370,7 +371,7 @@ class SurfelMap:
                 # "metadata" as in TSDF files; maps saved before 2026-11-21 named it "meta_json"
                 meta = json.loads(str(data["metadata"] if "metadata" in data.files else data["meta_json"]))
                 arrays = {name: data[name] for name in _ARRAYS}
-        except (OSError, KeyError, ValueError) as exc:
+        except CORRUPT_ARCHIVE as exc:
             raise MapError(f"{path}: not a readable surfel map file ({exc})") from exc
         if meta.get("format") != "slamseg.surfel_map" or meta.get("version") != FORMAT_VERSION:
             raise MapError(

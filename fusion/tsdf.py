@@ -24,6 +24,7 @@ from slamseg.fusion import _tsdf_kernels as kern
 from slamseg.fusion._raycast import block_distance_grid, block_index_grid, block_range_map, raycast_kernel
 from slamseg.fusion.bayes import prepare_probs, resolve_label_sets
 from slamseg.fusion.errors import MapError
+from slamseg.fusion.maps import CORRUPT_ARCHIVE
 from slamseg.fusion.params import TSDFParams
 from slamseg.fusion.types import RenderedView
 from slamseg.sequences import Camera, LabelSet
@@ -402,7 +403,7 @@ class SemanticTSDF:
                 meta = json.loads(str(data["metadata"]))
                 keys = data["block_keys"]
                 arrays = {name: data[name] for name in ("tsdf", "weight", "color", "label")}
-        except (OSError, KeyError, ValueError) as exc:
+        except CORRUPT_ARCHIVE as exc:
             raise MapError(f"{path}: not a semantic TSDF file ({exc})") from exc
         if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
             raise MapError(f"{path}: expected format {FORMAT} v{FORMAT_VERSION}, got {meta.get('format')} "

@@ -129,7 +129,7 @@ def _data_lines(path: Path) -> list[tuple[int, list[str]]]:
     if not path.is_file():
         raise SequenceFormatError(f"{path}: file is missing")
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the first line
     except UnicodeDecodeError as err:
         raise SequenceFormatError(f"{path}: expected a text file: {err}") from err
     out = []

@@ -72,6 +72,8 @@ class RunFolder:
         out: explicit final folder; default ``<root>/<command>-<YYYYmmdd-HHMMSS>``.
         root: parent of default run folders.
         resume: continue an interrupted run (its ``.partial`` folder) instead of refusing to reuse it.
+        resumable: whether the command offers ``--resume`` (error messages suggest it only then); default: when
+            ``resume`` is set.
         overwrite: replace an existing finished folder at ``out`` (and an interrupted one beside it), only when
             it is a run folder slamseg made (it holds the ``.slamseg-run`` marker written when a run starts).
     """
@@ -83,10 +85,12 @@ class RunFolder:
         root: str | Path = "runs",
         resume: bool = False,
         overwrite: bool = False,
+        resumable: bool | None = None,
     ) -> None:
         if out is None:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             out = Path(root) / f"{command}-{stamp}"
+        resumable = resume if resumable is None else resumable
         self.final = Path(out)
         self.path = self.final.with_name(self.final.name + ".partial")
         self.resumed = False
@@ -96,19 +100,21 @@ class RunFolder:
             elif resume:
                 raise RunFolderError(f"{self.final} is a finished run: there is nothing to resume")
             else:
-                raise RunFolderError(
-                    f"{self.final} already exists; choose another --out, or pass --overwrite or --resume"
-                )
+                flags = "--overwrite or --resume" if resumable else "--overwrite"
+                raise RunFolderError(f"{self.final} already exists; choose another --out, or pass {flags}")
         if self.path.exists() and overwrite and not resume:
             _remove_run_folder(self.path)
         if self.path.exists():
             if resume:
                 self.resumed = True
                 log.info("resuming run in %s", self.path)
-            else:
+            elif resumable:
                 raise RunFolderError(
                     f"{self.path} holds an interrupted run; pass --resume to continue it or delete it"
                 )
+            else:
+                raise RunFolderError(f"{self.path} holds an interrupted run of this command, which cannot be "
+                                     "resumed; pass --overwrite to start again, or choose another --out")
         self.path.mkdir(parents=True, exist_ok=True)
         marker = self.path / MARKER
         if not marker.exists():  # written first: whatever is in here from now on, slamseg made

@@ -52,7 +52,8 @@ def read_tum_list(path: Path) -> list[tuple[float, str]]:
     if not path.is_file():
         raise SequenceFormatError(f"{path}: list file is missing")
     out = []
-    for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+    # utf-8-sig: a byte-order mark (Windows editors write one) is not part of the first line
+    for number, line in enumerate(path.read_text(encoding="utf-8-sig", errors="replace").splitlines(), start=1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue

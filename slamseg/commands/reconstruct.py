@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
         cfg = load_named_config(args.config, overrides, command="reconstruct")
     else:
         cfg = load_config(ReconstructConfig, None, overrides)
-    run_folder = RunFolder("reconstruct", out=args.out, resume=args.resume, overwrite=args.overwrite)
+    run_folder = RunFolder("reconstruct", out=args.out, resume=args.resume, overwrite=args.overwrite,
+                           resumable=True)
     metrics = run_reconstruct(cfg, run_folder, progress=not args.no_progress)
     final = run_folder.finish()
     print(f"reconstructed {metrics['frames_integrated']} frames at {metrics['frames_per_second']} frames/s "

@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out is None and world > 1:
         raise SlamSegError("with torchrun, pass --out so that every process uses the same run folder")
     if rank == 0:
-        folder = RunFolder("train", out=args.out, resume=args.resume, overwrite=args.overwrite)
+        folder = RunFolder("train", out=args.out, resume=args.resume, overwrite=args.overwrite,
+                           resumable=True)
         folder.write_config(cfg)
         work = folder.path
     else:

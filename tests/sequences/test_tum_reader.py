@@ -112,3 +112,13 @@ def test_unknown_layout_lists_formats(tmp_path: Path):
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(UnknownFormatError, match=r"known formats: .*tum"):
         open_sequence(tmp_path / "notes.txt")
+
+
+def test_a_byte_order_mark_in_the_lists_is_ignored(tmp_path: Path) -> None:
+    data = Path(__file__).resolve().parent.parent / "data" / "tum_fr1_rpy"
+    copy = tmp_path / "tum"
+    shutil.copytree(data, copy)
+    for name in ("rgb.txt", "depth.txt", "groundtruth.txt"):
+        (copy / name).write_bytes(b"\xef\xbb\xbf" + (copy / name).read_bytes())
+    seq = open_sequence(copy)
+    assert len(seq) == len(open_sequence(data)) and seq[0].pose is not None

@@ -24,7 +24,14 @@ def test_existing_and_interrupted_runs_need_a_flag(tmp_path: Path) -> None:
         RunFolder("x", out=tmp_path / "done")
     RunFolder("x", out=tmp_path / "half")  # never finished
     with pytest.raises(RunFolderError, match="--resume"):
+        RunFolder("x", out=tmp_path / "half", resumable=True)
+    # a command without --resume never suggests it
+    with pytest.raises(RunFolderError, match="cannot be resumed; pass --overwrite") as info:
         RunFolder("x", out=tmp_path / "half")
+    assert "--resume" not in str(info.value)
+    with pytest.raises(RunFolderError) as info:
+        RunFolder("x", out=tmp_path / "done")
+    assert str(info.value).endswith("or pass --overwrite")
     resumed = RunFolder("x", out=tmp_path / "half", resume=True)
     assert resumed.resumed
     assert RunFolder("x", out=tmp_path / "done", overwrite=True).path == tmp_path / "done.partial"
