@@ -16,6 +16,7 @@ layout needs, so :func:`write_png_rgb16` and :func:`read_png_rgb16` implement th
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 import zlib
@@ -34,6 +35,30 @@ from slamseg.sequences.errors import SequenceFormatError
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _png_decoder = "spng" if pyspng is not None else "pillow"
+
+
+# Largest image (width x height) decoded: a 10000 x 10000 image costs gigabytes and minutes before anything can
+# tell the user it is not a camera frame. SLAMSEG_MAX_IMAGE_PIXELS or set_max_image_pixels() change it.
+DEFAULT_MAX_IMAGE_PIXELS = 50_000_000
+_max_pixels = int(os.environ.get("SLAMSEG_MAX_IMAGE_PIXELS", DEFAULT_MAX_IMAGE_PIXELS))
+
+
+def set_max_image_pixels(pixels: int) -> int:
+    """Set the largest image (width x height) readers decode; returns the previous limit."""
+    global _max_pixels
+    if pixels < 1:
+        raise ValueError(f"the image pixel limit must be a positive number of pixels, got {pixels}")
+    previous, _max_pixels = _max_pixels, int(pixels)
+    Image.MAX_IMAGE_PIXELS = max(_max_pixels, previous)  # ours is checked first; Pillow's must not warn below it
+    return previous
+
+
+def check_image_pixels(path: Path, width: int, height: int) -> None:
+    """Refuse an image larger than the pixel limit, from its header (before any pixel is decoded)."""
+    if width * height > _max_pixels:
+        raise SequenceFormatError(
+            f"{path}: image of {width}x{height} pixels is larger than the limit of {_max_pixels} pixels "
+            "(raise it with --max-pixels or SLAMSEG_MAX_IMAGE_PIXELS)")
 
 
 def set_png_decoder(name: str) -> str:
@@ -56,6 +81,7 @@ def _read_rgb8_png_spng(path: Path) -> np.ndarray | None:
     # IHDR is the first chunk: signature (8) + length (4) + b"IHDR" (4) + width, height (8) + depth, colour type
     if len(data) < 26 or not data.startswith(_PNG_SIGNATURE) or data[12:16] != b"IHDR" or data[24:26] != b"\x08\x02":
         return None
+    check_image_pixels(path, *struct.unpack(">II", data[16:24]))
     try:
         return pyspng.load(data, format="RGB")
     except RuntimeError as err:
@@ -66,9 +92,10 @@ def _open(path: Path) -> Image.Image:
     if not path.is_file():
         raise SequenceFormatError(f"{path}: image file is missing")
     try:
-        img = Image.open(path)
+        img = Image.open(path)  # lazy: reads the header only
+        check_image_pixels(path, *img.size)
         img.load()
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise SequenceFormatError(f"{path}: cannot decode image (truncated or not an image?): {err}") from err
     return img
 

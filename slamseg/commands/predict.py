@@ -43,13 +43,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="depth PNG value per metre (default 1000: millimetres)")
     p.add_argument("--save-probs", action="store_true", help="also write probs/<name>.npz (float16)")
     p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--max-pixels", type=int, help="refuse images larger than this many pixels (default 50000000, "
+                   "or SLAMSEG_MAX_IMAGE_PIXELS)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def _read_image(path: Path) -> Any:
     import imageio.v3 as iio
+    from PIL import Image, UnidentifiedImageError
 
+    from slamseg.sequences.imageio_utils import check_image_pixels
+
+    try:
+        with Image.open(path) as img:  # the header only: refuse a huge image before decoding it
+            size = img.size
+    except (OSError, UnidentifiedImageError):
+        size = None  # not something Pillow reads: imageio below says what it is
+    if size is not None:
+        check_image_pixels(path, *size)
     try:
         return iio.imread(path)
     except Exception as err:  # imageio raises format-specific errors for damaged or non-image files
@@ -152,6 +164,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.depth_factor <= 0:
         raise ConfigError(f"--depth-factor {args.depth_factor}: must be positive")
+    if args.max_pixels is not None:
+        if args.max_pixels < 1:
+            raise ConfigError(f"--max-pixels {args.max_pixels}: must be a positive number of pixels")
+        from slamseg.sequences.imageio_utils import set_max_image_pixels
+
+        set_max_image_pixels(args.max_pixels)
     input_size = parse_size(args.input_size) if args.input_size else None
     class_slice: Any = args.class_slice
     if class_slice and ":" in class_slice:

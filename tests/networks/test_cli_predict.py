@@ -79,6 +79,12 @@ def test_bad_inputs_one_line_exit_2(tmp_path: Path, images: Path) -> None:
     assert out.returncode == 2 and "two.npy" in out.stderr and "expected H x W" in out.stderr
     assert "Traceback" not in out.stderr
 
+    # an image over the pixel limit is refused from its header, in one line naming it and the option
+    out = slamseg("predict", str(images / "a.png"), "--checkpoint", str(RANDOM_CKPT), "--max-pixels", "100",
+                  "--out", str(tmp_path / "r4"))
+    assert out.returncode == 2 and "a.png" in out.stderr and "larger than the limit of 100 pixels" in out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "r4").exists()
+
 
 def test_equal_file_names_in_two_folders_get_distinct_outputs(tmp_path: Path, vectors: dict) -> None:
     from slamseg.commands.predict import iter_frames

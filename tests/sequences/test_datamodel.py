@@ -98,3 +98,21 @@ def test_a_non_rigid_pose_is_refused() -> None:
                          (np.full((4, 4), np.nan), "non-finite")):
         with pytest.raises(SequenceFormatError, match=message):
             check_pose(bad, "frame 3")
+
+
+def test_images_over_the_pixel_limit_are_refused_before_decoding(tmp_path) -> None:
+    from PIL import Image
+
+    from slamseg.sequences.imageio_utils import read_rgb, read_uint16, set_max_image_pixels
+
+    Image.fromarray(np.zeros((48, 64, 3), np.uint8)).save(tmp_path / "rgb.png")
+    Image.fromarray(np.zeros((48, 64), np.uint16)).save(tmp_path / "depth.png")
+    previous = set_max_image_pixels(64 * 48 - 1)
+    try:
+        for read, name in ((read_rgb, "rgb.png"), (read_uint16, "depth.png")):
+            with pytest.raises(SequenceFormatError, match=f"{name}: image of 64x48 pixels is larger than the limit"):
+                read(tmp_path / name)
+        set_max_image_pixels(64 * 48)
+        assert read_rgb(tmp_path / "rgb.png").shape == (48, 64, 3)
+    finally:
+        set_max_image_pixels(previous)
