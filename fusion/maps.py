@@ -30,8 +30,9 @@ def map_kind(path: str | Path) -> str:
             raw = data["metadata"] if "metadata" in names else data["meta_json"] if "meta_json" in names else None
             meta = json.loads(str(raw)) if raw is not None else {}
     except CORRUPT_ARCHIVE as exc:
-        raise MapError(f"{path}: not a readable slamseg map file ({type(exc).__name__}: "
-                       f"{str(exc).splitlines()[0] if str(exc) else 'truncated or empty'})") from exc
+        # the first sentence only: numpy's advice on unpickling untrusted files is not for a map file
+        first = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else "truncated or empty"
+        raise MapError(f"{path}: not a readable slamseg map file ({type(exc).__name__}: {first})") from exc
     fmt = str(meta.get("format", ""))
     if "surfel" in fmt:
         return "surfel"

@@ -79,7 +79,7 @@ class TSDFParams:
     def validate(self) -> TSDFParams:
         """Raise MapError naming the first bad value; returns self."""
         checks = [
-            (self.voxel_size > 0, f"voxel_size must be > 0 metres, got {self.voxel_size}"),
+            (0 < self.voxel_size <= 1.0, f"voxel_size must be in (0, 1] metres, got {self.voxel_size}"),
             (self.trunc_voxels >= 1, f"trunc_voxels must be >= 1, got {self.trunc_voxels}"),
             (self.block_resolution in (4, 8, 16), f"block_resolution must be 4, 8 or 16, got {self.block_resolution}"),
             (self.block_count >= 1, f"block_count must be >= 1, got {self.block_count}"),

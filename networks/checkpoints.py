@@ -114,7 +114,8 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises pickle, zip and runtime errors for a damaged or foreign file
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}: {err})") from err
+        first = str(err).strip().splitlines()[0].split(". ")[0] if str(err).strip() else "truncated or empty"
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}: {first})") from err
     if isinstance(blob, Mapping) and "state_dict" in blob:
         state, meta = blob["state_dict"], blob.get("slamseg")
     elif isinstance(blob, Mapping) and blob and all(isinstance(v, torch.Tensor) for v in blob.values()):
@@ -162,6 +163,17 @@ def load_model(path: str | Path, arch: str | None = None, map_location: str | to
     full_meta = default_meta(model)
     if meta:
         full_meta.update({k: v for k, v in meta.items() if v is not None or k in ("training", "metrics")})
+    named = full_meta.get("label_set")
+    if named and "segm" in model.tasks:
+        from slamseg.sequences import LabelSetError, get_label_set
+
+        try:
+            expected = get_label_set(named).num_classes
+        except LabelSetError as err:
+            raise CheckpointError(f"{path}: its metadata names an unknown label set ({err})") from None
+        if expected != model.num_classes:
+            raise CheckpointError(f"{path}: its metadata names label set {named} ({expected} classes) but its "
+                                  f"segmentation head has {model.num_classes} classes")
     model.meta = full_meta
     log.debug("loaded %s as %s (%s, %d classes)", path, model.arch, model.tasks, model.num_classes)
     return model.to(map_location).eval()

@@ -67,6 +67,9 @@ def to_rgb_uint8(image: np.ndarray) -> np.ndarray:
     return image[:, :, :3]
 
 
+MIN_INPUT_SIZE = 32  # pixels per side the network runs at: its encoder has an output stride of 32
+
+
 class Predictor:
     """Per-frame inference with the joint network.
 
@@ -107,10 +110,17 @@ class Predictor:
             raise NetworkError(f"mode {mode!r}: expected one of {sorted(MODES)}")
         if resize not in RESIZE_MODES:
             raise NetworkError(f"resize {resize!r}: expected one of {list(RESIZE_MODES)}")
-        if input_size is not None and (len(input_size) != 2 or min(input_size) < 1):
-            raise NetworkError(f"input_size {input_size!r}: expected (width, height) positive integers")
+        if input_size is not None and (len(input_size) != 2 or min(input_size) < MIN_INPUT_SIZE):
+            raise NetworkError(f"input_size {input_size!r}: expected (width, height), each at least "
+                               f"{MIN_INPUT_SIZE} pixels (the encoder downsamples 32 times)")
         if num_threads is not None:
+            if int(num_threads) < 1:
+                raise NetworkError(f"threads {num_threads!r}: expected a positive number of CPU threads")
             torch.set_num_threads(int(num_threads))
+        try:
+            torch.device(device)
+        except (RuntimeError, TypeError):
+            raise NetworkError(f"device {device!r}: expected cpu, cuda or cuda:N") from None
         model = load_model(model_or_path) if isinstance(model_or_path, (str, Path)) else model_or_path
         if not isinstance(model, JointNet):
             raise NetworkError(f"expected a JointNet or a checkpoint path, got {type(model).__name__}")

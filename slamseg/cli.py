@@ -65,11 +65,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     configure_logging(args.verbose, args.quiet)
     from slamseg.errors import SlamSegError
+    from slamseg.runs import discard_unfinished_runs
 
     try:
         result = args.func(args)
     except SlamSegError as err:
+        discard_unfinished_runs()
         print(f"slamseg {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # permissions, a full disk, a read-only file system: the path and the reason
+        discard_unfinished_runs()
+        where = err.filename if err.filename is not None else "a file"
+        print(f"slamseg {args.command}: error: {where}: {err.strerror or err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"slamseg {args.command}: interrupted", file=sys.stderr)

@@ -54,6 +54,16 @@ def command_settings(command: str, args: Any) -> dict[str, Any]:
 
 
 MARKER = ".slamseg-run"  # present in every folder a RunFolder made; only such folders are ever deleted
+_UNFINISHED: list[Path] = []  # working folders this process created for commands that cannot resume
+
+
+def discard_unfinished_runs() -> None:
+    """Remove the working (``.partial``) folders this process created for commands without ``--resume`` and did
+    not finish: after an error there is nothing to continue, and they would block the next run's ``--out``."""
+    while _UNFINISHED:
+        path = _UNFINISHED.pop()
+        if path.is_dir() and (path / MARKER).is_file():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _remove_run_folder(path: Path) -> None:
@@ -115,7 +125,13 @@ class RunFolder:
             else:
                 raise RunFolderError(f"{self.path} holds an interrupted run of this command, which cannot be "
                                      "resumed; pass --overwrite to start again, or choose another --out")
-        self.path.mkdir(parents=True, exist_ok=True)
+        created = not self.path.exists()
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise RunFolderError(f"{self.path}: cannot create the run folder ({err.strerror or err})") from None
+        if created and not resumable:
+            _UNFINISHED.append(self.path)  # a failed run of a command without --resume leaves nothing behind
         marker = self.path / MARKER
         if not marker.exists():  # written first: whatever is in here from now on, slamseg made
             atomic_write_text(marker, json.dumps({"command": command, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}))
@@ -143,6 +159,8 @@ class RunFolder:
 
     def finish(self) -> Path:
         """Rename the working folder to its final name; returns the final path."""
+        if self.path in _UNFINISHED:
+            _UNFINISHED.remove(self.path)
         os.replace(self.path, self.final)
         self.path = self.final
         log.info("run folder: %s", self.final)

@@ -27,6 +27,8 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 def schema_for(command: str) -> type:
     """The dataclass that validates configs of ``command``."""
+    if not isinstance(command, str):
+        raise ConfigError(f"a config's 'command:' must be a command name, got {command!r}")
     if command not in SCHEMAS:
         raise ConfigError(f"no config schema for command {command!r}; known: {', '.join(sorted(SCHEMAS))}")
     module, cls = SCHEMAS[command].split(":")

@@ -62,12 +62,16 @@ def run(args: argparse.Namespace) -> int:
     from slamseg.networks.evaluate import evaluate_sequence, markdown_tables
     from slamseg.runs import RunFolder, command_settings
 
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch-size {args.batch_size}: must be a positive number of frames")
     class_slice = None
     if args.class_slice:
         try:
             first, end = (int(v) for v in args.class_slice.split(":"))
         except ValueError:
             raise ConfigError(f"--class-slice {args.class_slice!r}: expected FIRST:END, e.g. 40:46") from None
+        if not 0 <= first < end:
+            raise ConfigError(f"--class-slice {args.class_slice!r}: expected 0 <= FIRST < END, e.g. 40:46")
         class_slice = (first, end)
     model = load_model(args.checkpoint, map_location=args.device).float()
     folder = RunFolder("evaluate", out=args.out, overwrite=args.overwrite)

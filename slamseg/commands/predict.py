@@ -49,6 +49,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+MIN_IMAGE_SIDE = 16  # pixels: below this there is nothing to segment (and the depth is a guess)
+
+
 def _read_image(path: Path) -> Any:
     import imageio.v3 as iio
     from PIL import Image, UnidentifiedImageError
@@ -62,6 +65,9 @@ def _read_image(path: Path) -> Any:
         size = None  # not something Pillow reads: imageio below says what it is
     if size is not None:
         check_image_pixels(path, *size)
+        if min(size) < MIN_IMAGE_SIDE:
+            raise SequenceFormatError(f"{path}: image of {size[0]}x{size[1]} pixels is too small to predict on "
+                                      f"(at least {MIN_IMAGE_SIDE} pixels a side)")
     try:
         return iio.imread(path)
     except Exception as err:  # imageio raises format-specific errors for damaged or non-image files

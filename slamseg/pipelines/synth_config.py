@@ -33,7 +33,7 @@ class SynthConfig:
             raise ValueError(f"frames must be >= 1, got {self.frames}")
         if self.width < 16 or self.height < 16:
             raise ValueError(f"image size must be at least 16x16, got {self.width}x{self.height}")
-        if self.speed <= 0:
-            raise ValueError(f"speed must be > 0, got {self.speed}")
+        if not self.speed > 0 or self.speed == float("inf"):  # NaN fails "> 0" too
+            raise ValueError(f"speed must be a finite number > 0, got {self.speed}")
         if not 0 < self.depth_scale <= 65535 / 10:
             raise ValueError(f"depth_scale must be in (0, 6553.5] so that 10 m fits in uint16, got {self.depth_scale}")
