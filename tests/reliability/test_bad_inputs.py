@@ -35,8 +35,9 @@ def _tum_copy(tmp: Path, edit: Callable[[Path], None]) -> Path:
 
 def _camera_json(fx: str) -> Callable[[Path], None]:
     def edit(root: Path) -> None:
-        (root / "camera.json").write_text('{"fx": %s, "fy": 517.3, "cx": 318.6, "cy": 255.3, "width": 640, '
-                                          '"height": 480}' % fx)
+        # written as text: JSON has no NaN, but a user's file can hold one (Python's json reads it)
+        (root / "camera.json").write_text(f'{{"fx": {fx}, "fy": 517.3, "cx": 318.6, "cy": 255.3, "width": 640, '
+                                          '"height": 480}')
     return edit
 
 
