@@ -86,8 +86,8 @@ class RgbdListSequence(Sequence):
         undistort: bool | None = None,
     ) -> None:
         super().__init__()
-        if depth_scale <= 0:
-            raise SequenceFormatError(f"{name}: depth_scale must be positive, got {depth_scale}")
+        if not depth_scale > 0 or not np.isfinite(depth_scale):  # NaN fails "> 0" too
+            raise SequenceFormatError(f"{name}: depth_scale must be a finite number > 0, got {depth_scale}")
         self.name = name
         self.entries = entries
         self.stored_camera = camera  # intrinsics of the files as stored (with their distortion, if any)

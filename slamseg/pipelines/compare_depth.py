@@ -118,6 +118,12 @@ def run_compare_depth(cfg: CompareDepthConfig, run: RunFolder, progress: bool = 
     bar.close()
     if not rows:
         raise ConfigError(f"{sequence.name}: no frame with sensor depth to compare")
+    if not any(r["valid_pixels"] for r in rows):
+        raise ConfigError(f"{sequence.name}: none of its {len(rows)} frames has valid sensor depth (within "
+                          f"{cfg.max_depth} m): nothing to compare")
+    skipped = sum(1 for r in rows if not r["valid_pixels"])
+    if skipped:
+        log.warning("%d of %d frames have no valid sensor depth: left out of the metrics", skipped, len(rows))
 
     metrics: dict[str, Any] = {
         "sequence": sequence.name,

@@ -57,6 +57,16 @@ def _map(tmp: Path, content: bytes | None, suffix: str = ".npz") -> Path:
     return run
 
 
+def _mislabelled_checkpoint(tmp: Path) -> Path:
+    """The bundled model (40 classes) with metadata claiming the 13-class label set."""
+    import torch
+
+    blob = torch.load(DATA.parent.parent / "networks" / "weights" / "synthetic_nyu40.pt", weights_only=True)
+    blob["slamseg"]["label_set"] = "nyu13"
+    torch.save(blob, tmp / "mislabelled.pt")
+    return tmp / "mislabelled.pt"
+
+
 # (id, function(tmp) -> (argv, expected fragment of the error line))
 CASES: list[tuple[str, Callable[[Path], tuple[list[str], str]]]] = [
     ("camera-nan-fx", lambda t: (["reconstruct", str(_tum_copy(t, _camera_json("NaN"))), "--depth", "sensor",
@@ -93,6 +103,10 @@ CASES: list[tuple[str, Callable[[Path], tuple[list[str], str]]]] = [
                                          "30:10"], "FIRST < END")),
     ("overwrite-user-folder", lambda t: (["predict", str(_image(t / "a.png")), "--overwrite"],
                                          "not a slamseg run folder")),
+    ("compare-depth-zero-depth", lambda t: (["compare-depth", str(_tum_copy(t, _zero_depth))],
+                                            "has valid sensor depth")),
+    ("checkpoint-label-set-mismatch", lambda t: (["predict", str(_image(t / "a.png")), "--checkpoint",
+                                                  str(_mislabelled_checkpoint(t))], "13 classes")),
     ("out-not-writable", lambda t: (["predict", str(_image(t / "a.png")), "--out", "/proc/slamseg-test/out"],
                                     "/proc")),
 ]
