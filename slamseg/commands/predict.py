@@ -168,8 +168,8 @@ def run(args: argparse.Namespace) -> int:
     from slamseg.networks import Predictor, load_model
     from slamseg.runs import RunFolder
 
-    if args.depth_factor <= 0:
-        raise ConfigError(f"--depth-factor {args.depth_factor}: must be positive")
+    if not 0 < args.depth_factor < float("inf"):  # NaN fails this too
+        raise ConfigError(f"--depth-factor {args.depth_factor}: must be a finite positive number")
     if args.max_pixels is not None:
         if args.max_pixels < 1:
             raise ConfigError(f"--max-pixels {args.max_pixels}: must be a positive number of pixels")

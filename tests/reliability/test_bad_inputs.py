@@ -88,6 +88,8 @@ CASES: list[tuple[str, Callable[[Path], tuple[list[str], str]]]] = [
                               "larger than the limit")),
     ("input-size-8x8", lambda t: (["predict", str(_image(t / "a.png")), "--input-size", "8x8"], "at least 32")),
     ("device-banana", lambda t: (["predict", str(_image(t / "a.png")), "--device", "banana"], "'banana'")),
+    ("depth-factor-nan", lambda t: (["predict", str(_image(t / "a.png")), "--depth-factor", "nan"],
+                                    "--depth-factor nan")),
     ("threads-0", lambda t: (["predict", str(_image(t / "a.png")), "--threads", "0"], "threads 0")),
     ("synth-speed-nan", lambda t: (["synth", "--speed", "nan", "--frames", "2"], "speed must be a finite")),
     ("config-is-a-folder", lambda t: (["reconstruct", "--config", str(t)], "is a folder")),
