@@ -41,7 +41,7 @@ _LAZY = {
     "absolute_rotation_error": "metrics",
     "relative_pose_error": "metrics",
     "umeyama_alignment": "metrics",
-    "associate_timestamps": "metrics",
+    "associate_timestamps": "association",
     "mesh_metrics": "metrics",
     "label_metrics": "metrics",
 }

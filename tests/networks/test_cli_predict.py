@@ -74,7 +74,7 @@ def test_bad_inputs_one_line_exit_2(tmp_path: Path, images: Path) -> None:
     assert out.returncode == 2 and "junk.ckpt" in out.stderr and "Traceback" not in out.stderr
 
     two = tmp_path / "two.npy.png"
-    iio.imwrite(two, np.zeros((8, 8, 2), np.uint8))  # grey + alpha: 2 channels
+    iio.imwrite(two, np.zeros((32, 32, 2), np.uint8))  # grey + alpha: 2 channels
     out = slamseg("predict", str(two), "--checkpoint", str(RANDOM_CKPT), "--out", str(tmp_path / "r3"))
     assert out.returncode == 2 and "two.npy" in out.stderr and "expected H x W" in out.stderr
     assert "Traceback" not in out.stderr
