@@ -64,6 +64,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size {args.batch_size}: must be a positive number of frames")
+    if args.synthetic_frames < 1:
+        raise ConfigError(f"--synthetic-frames {args.synthetic_frames}: must be a positive number of frames")
+    if not 0 < args.synthetic_speed < float("inf"):  # NaN fails this too
+        raise ConfigError(f"--synthetic-speed {args.synthetic_speed}: must be a finite positive number")
+    if args.max_depth is not None and not 0 < args.max_depth < float("inf"):
+        raise ConfigError(f"--max-depth {args.max_depth}: must be a finite positive number of metres")
     class_slice = None
     if args.class_slice:
         try:

@@ -28,6 +28,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import os
 
+    from slamseg.errors import ConfigError
+
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch-size {args.batch_size}: must be a positive number of frames")
+
     import torch
 
     from slamseg.networks.distributed import DistInfo
