@@ -49,7 +49,7 @@ def _check_requirements(cfg: ReconstructConfig, sequence: Sequence, first: Frame
         raise ConfigError(f"{name}: --depth sensor needs depth images, but this sequence has none")
     if cfg.tracking == "gt" and first.pose is None:
         raise ConfigError(f"{name}: --tracking gt needs ground-truth poses, but frame {first.index} has none "
-                             "(use --tracking odometry or model)")
+                             "(track the camera: --tracking keyframe)")
     if cfg.labels == "gt" and (first.labels is None or sequence.label_set is None):
         raise ConfigError(f"{name}: --labels gt needs label images, but this sequence has none")
 
