@@ -12,11 +12,12 @@ its ``KissICP`` and ``OdometryPipeline``.
 
 Example::
 
+    from slamseg.fusion.posegraph import LoopClosureConfig
     from slamseg.fusion.tsdf import SemanticTSDF
-    slam = SemanticSLAM(SemanticTSDF(), make_tracker("keyframe"))
+    slam = SemanticSLAM(SemanticTSDF(), make_tracker("keyframe"), LoopClosureConfig())
     for frame in open_sequence("rgbd_dataset_freiburg1_desk"):
         slam.step(frame)                      # sensor depth; pass depth= / probs= from a network
-    result = slam.finish()
+    result = slam.finish()                    # loop closure; result.poses(), result.counts()
 """
 
 from __future__ import annotations
