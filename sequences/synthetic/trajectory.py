@@ -30,6 +30,19 @@ def look_at_rotation(yaw: float, pitch: float, roll: float = 0.0) -> np.ndarray:
     return np.stack([right, down, forward], axis=1)
 
 
+def ellipse_poses(centre: tuple[float, float], radii: tuple[float, float], theta: np.ndarray, z: np.ndarray,
+                  yaw: np.ndarray, pitch: np.ndarray, roll: np.ndarray) -> np.ndarray:
+    """N x 4 x 4 camera-to-world poses at angles ``theta`` (radians) on the ellipse, heights ``z`` (metres), with
+    the views of :func:`look_at_rotation` (all arrays of length N)."""
+    poses = np.tile(np.eye(4), (len(theta), 1, 1))
+    poses[:, 0, 3] = centre[0] + radii[0] * np.cos(theta)
+    poses[:, 1, 3] = centre[1] + radii[1] * np.sin(theta)
+    poses[:, 2, 3] = z
+    for k in range(len(theta)):
+        poses[k, :3, :3] = look_at_rotation(yaw[k], pitch[k], roll[k])
+    return poses
+
+
 def look_around_trajectory(
     num_frames: int,
     centre: tuple[float, float],
@@ -59,13 +72,7 @@ def look_around_trajectory(
     pitch = np.deg2rad(-10.0) + np.deg2rad(7.0) * np.sin(0.017 * i + ph_p)
     roll = np.deg2rad(2.0) * np.sin(0.011 * i + ph_r)
     z = height + 0.15 * np.sin(0.013 * i + ph_h)
-    poses = np.tile(np.eye(4), (num_frames, 1, 1))
-    poses[:, 0, 3] = centre[0] + radii[0] * np.cos(theta)
-    poses[:, 1, 3] = centre[1] + radii[1] * np.sin(theta)
-    poses[:, 2, 3] = z
-    for k in range(num_frames):
-        poses[k, :3, :3] = look_at_rotation(yaw[k], pitch[k], roll[k])
-    return poses
+    return ellipse_poses(centre, radii, theta, z, yaw, pitch, roll)
 
 
 def loop_trajectory(
@@ -92,11 +99,6 @@ def loop_trajectory(
     theta0 = rng.uniform(0, 2 * np.pi)
     phase = np.arange(num_frames, dtype=np.float64) * 2 * np.pi / num_frames
     theta = theta0 + direction * phase
-    poses = np.tile(np.eye(4), (num_frames, 1, 1))
-    poses[:, 0, 3] = centre[0] + radii[0] * np.cos(theta)
-    poses[:, 1, 3] = centre[1] + radii[1] * np.sin(theta)
-    poses[:, 2, 3] = height + 0.1 * np.sin(2 * phase)
-    for k in range(num_frames):
-        yaw = theta[k] + direction * np.deg2rad(30.0)
-        poses[k, :3, :3] = look_at_rotation(yaw, np.deg2rad(-10.0 + 5.0 * np.sin(3 * phase[k])), 0.0)
-    return poses
+    yaw = theta + direction * np.deg2rad(30.0)
+    pitch = np.deg2rad(-10.0 + 5.0 * np.sin(3 * phase))
+    return ellipse_poses(centre, radii, theta, height + 0.1 * np.sin(2 * phase), yaw, pitch, np.zeros(num_frames))
