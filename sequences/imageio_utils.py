@@ -41,6 +41,9 @@ _png_decoder = "spng" if pyspng is not None else "pillow"
 # tell the user it is not a camera frame. SLAMSEG_MAX_IMAGE_PIXELS or set_max_image_pixels() change it.
 DEFAULT_MAX_IMAGE_PIXELS = 50_000_000
 _max_pixels = int(os.environ.get("SLAMSEG_MAX_IMAGE_PIXELS", DEFAULT_MAX_IMAGE_PIXELS))
+# Our limit replaces Pillow's decompression-bomb check: every reader here checks ours from the header before
+# decoding, and Pillow's (which fires while the header is read) would only add a warning before our one-line error.
+Image.MAX_IMAGE_PIXELS = None
 
 
 def set_max_image_pixels(pixels: int) -> int:
@@ -49,7 +52,6 @@ def set_max_image_pixels(pixels: int) -> int:
     if pixels < 1:
         raise ValueError(f"the image pixel limit must be a positive number of pixels, got {pixels}")
     previous, _max_pixels = _max_pixels, int(pixels)
-    Image.MAX_IMAGE_PIXELS = max(_max_pixels, previous)  # ours is checked first; Pillow's must not warn below it
     return previous
 
 
@@ -95,7 +97,7 @@ def _open(path: Path) -> Image.Image:
         img = Image.open(path)  # lazy: reads the header only
         check_image_pixels(path, *img.size)
         img.load()
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
         raise SequenceFormatError(f"{path}: cannot decode image (truncated or not an image?): {err}") from err
     return img
 
