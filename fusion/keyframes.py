@@ -11,21 +11,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from slamseg.fusion.metrics import rotation_angle
 from slamseg.fusion.odometry import TrackingImage
 from slamseg.sequences import Camera
 
 MM = 1000.0
 
 
-def rotation_angle_deg(rot: np.ndarray) -> float:
-    """Angle in degrees of a 3 x 3 rotation matrix."""
-    return float(np.degrees(np.arccos(np.clip((np.trace(rot) - 1.0) / 2.0, -1.0, 1.0))))
-
-
 def pose_distance(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """(metres between the camera centres, degrees between the orientations) of two 4 x 4 poses."""
     rel = np.linalg.inv(a) @ b
-    return float(np.linalg.norm(rel[:3, 3])), rotation_angle_deg(rel[:3, :3])
+    return float(np.linalg.norm(rel[:3, 3])), float(np.degrees(rotation_angle(rel[:3, :3])))
 
 
 @dataclass

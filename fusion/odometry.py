@@ -32,6 +32,12 @@ class OdometryEstimate:
     rmse: float
     info: np.ndarray
 
+    def min_info_eig(self, pixels: int) -> float:
+        """Smallest eigenvalue of ``info`` per pixel (0 when it is not finite): small for a degenerate alignment."""
+        if not np.all(np.isfinite(self.info)):
+            return 0.0
+        return float(np.linalg.eigvalsh(self.info)[0]) / max(pixels, 1)
+
 
 @dataclass
 class TrackingImage:
@@ -108,6 +114,13 @@ def make_tracking_image(depth: np.ndarray, rgb: np.ndarray, camera: Camera, fact
     return TrackingImage(d, np.ascontiguousarray(rgb[::factor, ::factor]), tracking_camera(camera, factor))
 
 
+def _o3d_image(array: np.ndarray) -> Any:
+    """``array`` (made contiguous) as an Open3D tensor image."""
+    import open3d as o3d
+
+    return o3d.t.geometry.Image(o3d.core.Tensor(np.ascontiguousarray(array)))
+
+
 def rgbd_odometry(
     source_depth: np.ndarray,
     source_rgb: np.ndarray,
@@ -145,11 +158,8 @@ def rgbd_odometry(
         "intensity": od.Method.Intensity,
     }
 
-    def image(a: np.ndarray) -> Any:
-        return o3d.t.geometry.Image(o3d.core.Tensor(np.ascontiguousarray(a)))
-
-    src = o3d.t.geometry.RGBDImage(image(source_rgb), image(source_depth.astype(np.float32, copy=False)))
-    dst = o3d.t.geometry.RGBDImage(image(target_rgb), image(target_depth.astype(np.float32, copy=False)))
+    src = o3d.t.geometry.RGBDImage(_o3d_image(source_rgb), _o3d_image(source_depth.astype(np.float32, copy=False)))
+    dst = o3d.t.geometry.RGBDImage(_o3d_image(target_rgb), _o3d_image(target_depth.astype(np.float32, copy=False)))
     intr = o3d.core.Tensor(camera.K)
     init_t = o3d.core.Tensor(np.eye(4) if init is None else np.asarray(init, np.float64))
     criteria = [od.OdometryConvergenceCriteria(int(n)) for n in iterations]
@@ -226,10 +236,8 @@ def information_matrix(source: TrackingImage, target: TrackingImage, motion: np.
     correspondences within ``distance`` metres): the weight of a pose-graph edge."""
     import open3d as o3d
 
-    def image(a: np.ndarray) -> Any:
-        return o3d.t.geometry.Image(o3d.core.Tensor(np.ascontiguousarray(a, dtype=np.float32)))
-
+    src, dst = (_o3d_image(view.depth.astype(np.float32, copy=False)) for view in (source, target))
     info = o3d.t.pipelines.odometry.compute_odometry_information_matrix(
-        image(source.depth), image(target.depth), o3d.core.Tensor(source.camera.K),
-        o3d.core.Tensor(np.asarray(motion, np.float64)), distance, 1.0, depth_max)
+        src, dst, o3d.core.Tensor(source.camera.K), o3d.core.Tensor(np.asarray(motion, np.float64)), distance, 1.0,
+        depth_max)
     return info.numpy().astype(np.float64)

@@ -107,12 +107,10 @@ def verify_loop(newer: Keyframe, older: Keyframe, config: LoopClosureConfig) -> 
         return None
     check = check_alignment(src, dst, est.motion, th.inlier_distance)
     corr_m, corr_deg = pose_distance(guess, est.motion)
-    if (check.overlap < th.min_overlap or check.inlier_ratio < th.min_inlier_ratio or check.rmse > th.max_rmse
-            or corr_m > th.max_correction or corr_deg > th.max_correction_deg):
+    if th.rejection(check, est.min_info_eig(src.depth.size), corr_m, corr_deg) is not None:
         return None
-    info = information_matrix(src, dst, est.motion, config.distance, config.depth_max)
-    if np.linalg.eigvalsh(info)[0] / src.depth.size < th.min_info_eig_per_pixel:
-        return None
+    # the odometry's information matrix is the edge's: the same correspondences within config.distance
+    info = est.info.astype(np.float64)
     return PoseGraphEdge(newer.id, older.id, est.motion, info, loop=True, inlier_ratio=check.inlier_ratio)
 
 

@@ -27,12 +27,13 @@ Lens distortion is ignored: frames are expected undistorted (the readers undisto
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from slamseg.fusion.keyframes import Keyframe, KeyframeStore, pose_distance, rotation_angle_deg
+from slamseg.fusion.keyframes import Keyframe, KeyframeStore, pose_distance
 from slamseg.fusion.odometry import (
     METHODS,
     OdometryEstimate,
@@ -55,7 +56,7 @@ from slamseg.sequences import Camera
 
 log = logging.getLogger(__name__)
 __all__ = ["METHODS", "REFERENCES", "FailureThresholds", "GroundTruthTracker", "OdometryEstimate", "RGBDTracker",
-           "TrackStatus", "Tracker", "TrackerConfig", "TrackingResult", "rgbd_odometry", "rotation_angle_deg"]
+           "TrackStatus", "Tracker", "TrackerConfig", "TrackingResult", "rgbd_odometry"]
 
 
 def scale_motion(motion: np.ndarray, factor: float) -> np.ndarray:
@@ -121,45 +122,40 @@ class RGBDTracker(Tracker):
         except RuntimeError as exc:  # Open3D: no correspondences, or a singular system
             return TrackingResult(None, TrackStatus.LOST, reference=label,
                                   reason=f"odometry failed: {str(exc).splitlines()[0][-80:]}")
-        pose = ref_pose @ est.motion
-        info: dict[str, Any] = {}
-        reason = None
         if not np.all(np.isfinite(est.motion)):
             return TrackingResult(None, TrackStatus.LOST, reference=label, reason="non-finite motion")
+        pose = ref_pose @ est.motion
         check = check_alignment(image, ref, est.motion, th.inlier_distance)
-        eig = float(np.linalg.eigvalsh(est.info)[0]) / image.depth.size if np.all(np.isfinite(est.info)) else 0.0
+        eig = est.min_info_eig(image.depth.size)
         corr_m, corr_deg = pose_distance(guess, pose)
-        info.update(overlap=round(check.overlap, 4), min_info_eig=eig, correction_m=round(corr_m, 4),
-                    correction_deg=round(corr_deg, 3))
-        if check.overlap < th.min_overlap:
-            reason = f"overlap {check.overlap:.2f} < {th.min_overlap}"
-        elif check.inlier_ratio < th.min_inlier_ratio:
-            reason = f"depth inliers {check.inlier_ratio:.2f} < {th.min_inlier_ratio}"
-        elif check.rmse > th.max_rmse:
-            reason = f"inlier rmse {check.rmse:.4f} m > {th.max_rmse}"
-        elif eig < th.min_info_eig_per_pixel:
-            reason = f"information min eigenvalue per pixel {eig:.2e} < {th.min_info_eig_per_pixel}"
-        elif corr_m > th.max_correction or corr_deg > th.max_correction_deg:
-            reason = f"jump of {corr_m:.3f} m / {corr_deg:.1f} deg from the motion model"
+        info = {"overlap": round(check.overlap, 4), "min_info_eig": eig, "correction_m": round(corr_m, 4),
+                "correction_deg": round(corr_deg, 3)}
+        reason = th.rejection(check, eig, corr_m, corr_deg)
         status = TrackStatus.LOST if reason else TrackStatus.TRACKED
         return TrackingResult(None if reason else pose, status, check.inlier_ratio, check.rmse, label, reason, info)
 
     def _references(self, image: TrackingImage, guess: np.ndarray, map: Any  # noqa: A002
-                    ) -> list[tuple[TrackingImage, np.ndarray, str, Keyframe | None]]:
-        """(view, its pose, label, keyframe) to try in order: the configured reference first, then a fallback."""
+                    ) -> Iterator[tuple[TrackingImage, np.ndarray, str, Keyframe | None]]:
+        """(view, its pose, label, keyframe) to try in order: the configured reference first, then the fallbacks;
+        each is made only when the one before it was rejected."""
         cfg = self.config
-        nearest = self.keyframes.nearest(guess)
-        keyframe = [(nearest[0].image(), nearest[0].pose, f"keyframe {nearest[0].id}", nearest[0])] if nearest else []
-        last = [(self._last, self._last_pose_ok, "frame", None)] if self._last is not None else []
+
+        def keyframe() -> Iterator[tuple[TrackingImage, np.ndarray, str, Keyframe | None]]:
+            for kf in self.keyframes.nearest(guess):
+                yield kf.image(), kf.pose, f"keyframe {kf.id}", kf
+
+        def last() -> Iterator[tuple[TrackingImage, np.ndarray, str, Keyframe | None]]:
+            if self._last is not None:
+                yield self._last, self._last_pose_ok, "frame", None
+
         if cfg.reference == "model" and map is not None:
             view = map.render(image.camera, guess, **self.render_kwargs)
             if float(np.mean(view.depth > 0)) >= cfg.min_model_fraction:
-                model = TrackingImage(np.ascontiguousarray(view.depth, np.float32), view.colour, image.camera)
-                return [(model, guess, "model", None), *keyframe, *last]
-            return keyframe + last
-        if cfg.reference == "frame":
-            return last + keyframe
-        return keyframe + last
+                yield TrackingImage(np.ascontiguousarray(view.depth, np.float32), view.colour, image.camera), \
+                    guess, "model", None
+        first, second = (last, keyframe) if cfg.reference == "frame" else (keyframe, last)
+        yield from first()
+        yield from second()
 
     def _relocalise(self, image: TrackingImage, guess: np.ndarray) -> TrackingResult | None:
         """Try the keyframes nearest to ``guess`` (each from the guess and from its own pose); the best accepted."""

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from slamseg.fusion.errors import TrackingError
-from slamseg.fusion.odometry import METHODS
+from slamseg.fusion.odometry import METHODS, AlignmentCheck
 from slamseg.sequences import Camera
 
 REFERENCES = ("keyframe", "frame", "model")
@@ -81,6 +81,26 @@ class FailureThresholds:
     min_info_eig_per_pixel: float = 1e-3
     max_correction: float = 0.3
     max_correction_deg: float = 30.0
+
+    def rejection(self, check: AlignmentCheck, min_info_eig: float, correction_m: float,
+                  correction_deg: float) -> str | None:
+        """Why an alignment fails these thresholds, or None when it passes.
+
+        Args:
+            check: the projective check of the alignment. min_info_eig: smallest information eigenvalue per pixel.
+            correction_m, correction_deg: how far the estimate moved from its initial guess.
+        """
+        if check.overlap < self.min_overlap:
+            return f"overlap {check.overlap:.2f} < {self.min_overlap}"
+        if check.inlier_ratio < self.min_inlier_ratio:
+            return f"depth inliers {check.inlier_ratio:.2f} < {self.min_inlier_ratio}"
+        if check.rmse > self.max_rmse:
+            return f"inlier rmse {check.rmse:.4f} m > {self.max_rmse}"
+        if min_info_eig < self.min_info_eig_per_pixel:
+            return f"information min eigenvalue per pixel {min_info_eig:.2e} < {self.min_info_eig_per_pixel}"
+        if correction_m > self.max_correction or correction_deg > self.max_correction_deg:
+            return f"jump of {correction_m:.3f} m / {correction_deg:.1f} deg from the motion model"
+        return None
 
 
 def thresholds_for(depth_source: str) -> FailureThresholds:

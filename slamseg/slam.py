@@ -22,6 +22,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterable
@@ -80,6 +81,23 @@ class FrameRecord:
         return cls(**data)
 
 
+NO_USABLE_DEPTH = "no usable depth"  # the reason recorded for a frame whose depth is all zero or invalid
+
+
+def status_counts(records: list[FrameRecord]) -> dict[str, int]:
+    """Frames per tracking status (every status present, in TrackStatus order)."""
+    out = {s.value: 0 for s in TrackStatus}
+    for r in records:
+        out[r.status] += 1
+    return out
+
+
+def coverage(records: list[FrameRecord]) -> float:
+    """Fraction of the frames whose pose was measured (tracked or recovered), rounded to 4 digits; 0 for none."""
+    counts = status_counts(records)
+    return round((counts["tracked"] + counts["recovered"]) / len(records), 4) if records else 0.0
+
+
 @dataclass
 class StepResult:
     """One :meth:`SemanticSLAM.step`: the frame's record, the tracker's full result, and seconds per stage."""
@@ -122,10 +140,7 @@ class SLAMResult:
 
     def counts(self) -> dict[str, int]:
         """Frames per status."""
-        out = {s.value: 0 for s in TrackStatus}
-        for r in self.records:
-            out[r.status] += 1
-        return out
+        return status_counts(self.records)
 
 
 def make_tracker(kind: str, config: TrackerConfig | None = None, map_kind: str = "tsdf") -> Tracker | None:
@@ -136,7 +151,7 @@ def make_tracker(kind: str, config: TrackerConfig | None = None, map_kind: str =
     reference = {"odometry": "frame", "frame": "frame", "keyframe": "keyframe", "model": "model"}.get(kind)
     if reference is None:
         raise ValueError(f"tracking must be gt, odometry, keyframe or model, got {kind!r}")
-    cfg = TrackerConfig(**{**(config.__dict__ if config else {}), "reference": reference})
+    cfg = dataclasses.replace(config or TrackerConfig(), reference=reference)
     # Tracking renders need geometry and colour only; a surfel map draws every surfel it has, stable or not.
     render_kwargs = {"with_labels": False} if map_kind == "tsdf" else {"min_confidence": 0.0, "with_probs": False}
     return RGBDTracker(cfg, render_kwargs=render_kwargs)
@@ -186,9 +201,9 @@ class SemanticSLAM:
                       if frame.pose is not None else
                       TrackingResult(None, TrackStatus.LOST, reference="ground truth", reason="no ground-truth pose"))
         else:
-            first_pose = frame.pose if not any(r.fused for r in self.records) else None
+            # The tracker starts at the pose of its first frame (when the sequence has one) and ignores it after.
             result = self.tracker.track(depth, frame.rgb, frame.camera, self.map, frame.index, frame.timestamp,
-                                        initial_pose=first_pose)
+                                        initial_pose=frame.pose)
         t1 = time.perf_counter()
         fused = result.ok and usable
         if fused:
@@ -200,7 +215,7 @@ class SemanticSLAM:
         record = FrameRecord(
             index=int(frame.index), timestamp=float(frame.timestamp), pose=result.pose, status=result.status.value,
             fused=fused, fitness=round(float(result.fitness), 4), reference=result.reference,
-            reason=result.reason if usable else "no usable depth", keyframe=None if kf is None else kf.id,
+            reason=result.reason if usable else NO_USABLE_DEPTH, keyframe=None if kf is None else kf.id,
             anchor=None if kf is None else kf.pose.copy(),
         )
         self.records.append(record)

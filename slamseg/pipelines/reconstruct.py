@@ -34,7 +34,7 @@ from slamseg.pipelines.reconstruct_state import ReconstructionState, check_resum
 from slamseg.runs import RunFolder
 from slamseg.sequences import Frame, LabelSet, Sequence, get_label_set, get_mapping
 from slamseg.sequences.atomic import atomic_path, atomic_write_text
-from slamseg.slam import FrameRecord, SemanticSLAM
+from slamseg.slam import NO_USABLE_DEPTH, FrameRecord, SemanticSLAM
 from slamseg.slam import make_tracker as make_slam_tracker
 
 log = logging.getLogger(__name__)
@@ -300,7 +300,7 @@ class Reconstruction:
     def finish(self) -> dict[str, Any]:
         """Write the outputs, metrics and report; returns the metrics."""
         if not self.state.indices:
-            no_depth = sum(1 for r in self.slam.records if r.reason == "no usable depth")
+            no_depth = sum(1 for r in self.slam.records if r.reason == NO_USABLE_DEPTH)
             raise SequenceFormatError(f"{self.sequence.name}: no frame could be integrated ({no_depth} of "
                                       f"{len(self.slam.records)} frames without usable depth, "
                                       f"{len(self.state.failures) - no_depth} rejected by tracking)")

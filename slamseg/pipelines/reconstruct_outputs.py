@@ -19,6 +19,7 @@ from slamseg.report import Report
 from slamseg.runs import RunFolder
 from slamseg.sequences import Frame, LabelSet, get_label_set
 from slamseg.sequences.atomic import atomic_path
+from slamseg.slam import NO_USABLE_DEPTH, coverage, status_counts
 
 if TYPE_CHECKING:
     from slamseg.pipelines.reconstruct import Reconstruction
@@ -98,7 +99,7 @@ def write_outputs(job: Reconstruction) -> dict[str, Any]:
         "tracking_failures": job.state.failures,
         "tracking": _tracking_summary(job),
         "frames_skipped_corrupt": [i for i, _ in getattr(job.sequence, "skipped", [])],
-        "frames_without_depth": [r.index for r in records if r.reason == "no usable depth"],
+        "frames_without_depth": [r.index for r in records if r.reason == NO_USABLE_DEPTH],
         "frames_per_second": round(n_done / staged, 3) if staged else None,
         "timings": {"stages": timings, "total_seconds": round(staged, 3)},
         "map": job.map.stats(),
@@ -117,12 +118,11 @@ def write_outputs(job: Reconstruction) -> dict[str, Any]:
 def _tracking_summary(job: Reconstruction) -> dict[str, Any]:
     """Statuses, coverage, per-frame tracking time and what loop closure did."""
     records = job.slam.records
-    counts = {s: sum(1 for r in records if r.status == s) for s in ("tracked", "recovered", "predicted", "lost")}
     ms = np.array(job.state.tracking_ms, dtype=np.float64)
     return {
         "mode": job.cfg.tracking,
-        "status_counts": counts,
-        "coverage": round((counts["tracked"] + counts["recovered"]) / max(len(records), 1), 4),
+        "status_counts": status_counts(records),
+        "coverage": coverage(records),
         "ms_per_frame_median": round(float(np.median(ms)), 3) if ms.size else None,
         "ms_per_frame_p90": round(float(np.percentile(ms, 90)), 3) if ms.size else None,
         **job.loop_result,

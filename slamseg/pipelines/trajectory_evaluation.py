@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from slamseg.fusion.metrics import absolute_trajectory_error, associate_trajectories, relative_pose_error
-from slamseg.slam import FrameRecord
+from slamseg.slam import FrameRecord, coverage, status_counts
 
 MAX_DIFF = 0.01  # seconds, evo_ape's default association tolerance
 MEASURED = ("tracked", "recovered")
@@ -61,14 +61,10 @@ def trajectory_metrics(records: list[FrameRecord], frame_gt: dict[int, np.ndarra
             differs). raw_gt: the dataset's own (stamps, poses), or None.
         predicted_depth: also report the Sim(3)-aligned ATE.
     """
-    counts = {s: sum(1 for r in records if r.status == s) for s in ("tracked", "recovered", "predicted", "lost")}
     posed = [r for r in records if r.pose is not None]
     measured = [r for r in posed if r.status in MEASURED]
-    out: dict[str, Any] = {
-        "frames": len(records),
-        "status_counts": counts,
-        "coverage": round((counts["tracked"] + counts["recovered"]) / len(records), 4) if records else 0.0,
-    }
+    out: dict[str, Any] = {"frames": len(records), "status_counts": status_counts(records),
+                           "coverage": coverage(records)}
     ref, est = _paired(posed, frame_gt, raw_gt)
     main = _errors(ref, est)
     if not main:
