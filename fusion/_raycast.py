@@ -16,7 +16,10 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from slamseg.fusion._tsdf_kernels import LABEL_SCALE
+
 _OPTS = {"parallel": True, "fastmath": True, "cache": True, "nogil": True}
+_NATS_PER_UNIT = 1.0 / LABEL_SCALE
 # Normalised TSDF above which the march steps on nearest-voxel values: the trilinear value differs from the nearest
 # voxel's by at most about one voxel (0.87 voxel of distance, i.e. 0.22 of a 4-voxel truncation), so from 0.5 on
 # no zero crossing is within reach of one step.
@@ -244,7 +247,7 @@ def raycast_kernel(
     tsdf: np.ndarray,  # capacity x R x R x R x 1 float32 (normalised to [-1, 1] by the truncation)
     weight: np.ndarray,  # same
     color: np.ndarray,  # capacity x R x R x R x 3 float32 (0..255)
-    labels: np.ndarray,  # capacity x R x R x R x K float32 log-probabilities up to a constant
+    labels: np.ndarray,  # capacity x R x R x R x K int16 log-probabilities up to a constant (LABEL_SCALE units)
     grid: np.ndarray,
     origin: np.ndarray,
     dist: np.ndarray,  # block_distance_grid(grid)
@@ -369,9 +372,9 @@ def raycast_kernel(
                     continue  # never labelled: no label evidence
                 s = 0.0
                 for k in range(k_cls):
-                    s += np.exp(labels[b, lz, ly, lx, k] - m)
+                    s += np.exp((labels[b, lz, ly, lx, k] - m) * _NATS_PER_UNIT)
                 for k in range(k_cls):
-                    p[k] += ratio * np.exp(labels[b, lz, ly, lx, k] - m) / s
+                    p[k] += ratio * np.exp((labels[b, lz, ly, lx, k] - m) * _NATS_PER_UNIT) / s
                 total += ratio
             if total > 0:
                 best = 0

@@ -8,6 +8,7 @@ from typing import Any
 from slamseg.fusion.errors import MapError
 
 DEPTH_WEIGHTINGS = ("constant", "inverse_square", "linear_falloff")
+LABEL_CLAMP_LIMIT = 32.0  # nats; the semantic TSDF stores log-probabilities as int16 thousandths of a nat
 
 
 @dataclass
@@ -19,16 +20,21 @@ class TSDFParams:
         trunc_voxels: truncation distance in voxels (SDF band = trunc_voxels * voxel_size either side).
         block_resolution: voxels per block edge (Open3D's hash-map block; 8 or 16).
         block_count: initial hash-map capacity in blocks; grown automatically (x ``growth_factor``) when the
-            active blocks would exceed ``growth_threshold`` of it.
+            active blocks would exceed ``growth_threshold`` of it. Memory is capacity x R^3 x bytes per voxel
+            (``stats()``), so the default starts small and grows with the map.
         growth_factor: capacity multiplier on growth (> 1).
         growth_threshold: fraction of capacity that triggers growth before a frame is integrated.
         depth_min, depth_max: metres; depth outside is ignored (depth truncation).
         label_band_voxels: half-width in voxels of the band around the surface whose voxels get label updates;
-            None = trunc_voxels (every voxel of the truncation band). Meshing and rendering read only voxels
-            within ~1 voxel of the zero crossing, so 2 gives the same labels there at a fraction of the cost.
-        label_every: fuse labels on frames 0, N, 2N... of the sequence (counted over every call to integrate;
-            a frame in that cadence without probs is simply not labelled) (SemanticFusion: 10).
+            None = trunc_voxels (every voxel Open3D updates whose distance it did not truncate). Meshing and
+            rendering read only voxels within ~1 voxel of the zero crossing, so 2 gives the same labels there at
+            a fraction of the cost. (Which frames carry labels is the caller's choice: integrate fuses labels
+            whenever it is given probabilities.)
         prob_floor: floor on observed class probabilities before the log (see fusion/bayes.py).
+        label_clamp: the most confidence a voxel can hold, in nats: no class's log-probability falls more than
+            this below the voxel's most likely class (OctoMap-style clamping). Frames are strongly correlated,
+            so without a bound a label agreed on by N frames takes about N contrary frames to change; with it, a
+            few confident frames suffice. At most 32 (the int16 storage's range; 32 = no clamp in effect).
         hard_label_confidence: probability of the labelled class when integer labels are given instead of probs.
         depth_weighting: per-pixel integration weight w(z) of a pixel at depth z (metres):
             ``"constant"``: w = 1;
@@ -47,14 +53,14 @@ class TSDFParams:
     voxel_size: float = 0.02
     trunc_voxels: float = 4.0
     block_resolution: int = 8
-    block_count: int = 20_000
+    block_count: int = 1_024
     growth_factor: float = 2.0
     growth_threshold: float = 0.7
     depth_min: float = 0.1
     depth_max: float = 4.0
     label_band_voxels: float | None = None
-    label_every: int = 1
     prob_floor: float = 1e-4
+    label_clamp: float = 10.0
     hard_label_confidence: float = 0.9
     depth_weighting: str = "constant"
     weight_ref_depth: float = 1.5
@@ -89,7 +95,8 @@ class TSDFParams:
                                                    f"{self.depth_min}, {self.depth_max}"),
             (self.label_band_voxels is None or self.label_band_voxels > 0,
              f"label_band_voxels must be > 0 or None, got {self.label_band_voxels}"),
-            (self.label_every >= 1, f"label_every must be >= 1, got {self.label_every}"),
+            (0 < self.label_clamp <= LABEL_CLAMP_LIMIT, f"label_clamp must be in (0, {LABEL_CLAMP_LIMIT:g}] nats, "
+                                                          f"got {self.label_clamp}"),
             (0 < self.prob_floor < 1, f"prob_floor must be in (0, 1), got {self.prob_floor}"),
             (0 < self.hard_label_confidence <= 1, f"hard_label_confidence must be in (0, 1], got "
                                                   f"{self.hard_label_confidence}"),

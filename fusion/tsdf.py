@@ -33,7 +33,8 @@ from slamseg.sequences.atomic import atomic_path
 log = logging.getLogger(__name__)
 
 FORMAT = "slamseg.semantic_tsdf"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1: labels as float32 log-probabilities (read, converted on load); 2: int16 (LABEL_SCALE)
+OPEN3D_PLAIN_BYTES_PER_VOXEL = 4 + 4 + 3 * 4  # Open3D's own TSDF + weight + colour, float32 each
 
 
 def depth_weights(depth: np.ndarray, params: TSDFParams) -> np.ndarray | None:
@@ -109,7 +110,7 @@ class SemanticTSDF:
     def _new_grid(self, block_count: int) -> o3d.t.geometry.VoxelBlockGrid:
         return o3d.t.geometry.VoxelBlockGrid(
             ("tsdf", "weight", "color", "label"),
-            (o3c.float32, o3c.float32, o3c.float32, o3c.float32),
+            (o3c.float32, o3c.float32, o3c.float32, o3c.int16),
             ((1), (1), (3), (self.num_classes)),
             self.params.voxel_size,
             self.params.block_resolution,
@@ -180,6 +181,9 @@ class SemanticTSDF:
             self.frames_integrated += 1
             return {"blocks": 0, "labelled_voxels": 0}
         world_to_cam = np.linalg.inv(np.asarray(pose, dtype=np.float64))
+        # Open3D computes voxel projections in float32; the kernels repeat them with the same float32 values
+        extr32 = np.ascontiguousarray(world_to_cam[:3], dtype=np.float32)
+        intr32 = np.array([camera.fx, camera.fy, camera.cx, camera.cy], dtype=np.float32)
         intr_t = o3c.Tensor(camera.K, o3c.float64)
         extr_t = o3c.Tensor(world_to_cam, o3c.float64)
         depth_img = o3d.t.geometry.Image(o3c.Tensor(depth, device=self._device))
@@ -198,7 +202,7 @@ class SemanticTSDF:
         if pix_weight is not None:
             self._vbg.hashmap().activate(block_coords)
             buf = self._vbg.hashmap().find(block_coords)[0].numpy().astype(np.int64)
-            snapshot = (self._attr("tsdf")[buf], self._attr("weight")[buf], self._attr("color")[buf], buf)
+            snapshot = (self._attr("tsdf")[buf], self._attr("weight")[buf], self._attr("color")[buf])
 
         if rgb is not None:
             color_img = o3d.t.geometry.Image(o3c.Tensor(np.asarray(rgb, dtype=np.float32), device=self._device))
@@ -207,22 +211,23 @@ class SemanticTSDF:
             self._vbg.integrate(block_coords, depth_img, intr_t, extr_t, 1.0, p.depth_max, p.trunc_voxels)
 
         keys = block_coords.numpy()
-        intr = np.array([camera.fx, camera.fy, camera.cx, camera.cy], dtype=np.float64)
+        # Open3D's integrate may grow (rehash) the hash map itself, moving blocks to other buffer rows: the rows
+        # are looked up again after it (the snapshot holds the old values in block order, which do not move).
+        buf = self._vbg.hashmap().find(block_coords)[0].numpy().astype(np.int64)
         if snapshot is not None:
-            old_t, old_w, old_c, buf = snapshot
+            old_t, old_w, old_c = snapshot
             colour = self._attr("color") if rgb is not None else np.zeros((0, 1, 1, 1, 3), np.float32)
             kern.reweight_kernel(
                 self._attr("tsdf"), self._attr("weight"), colour, old_t, old_w, old_c, buf, keys,
-                p.voxel_size, world_to_cam, intr, pix_weight,
+                np.float32(p.voxel_size), extr32, intr32, pix_weight,
             )
 
         labelled = 0
-        if probs is not None and (self.frames_integrated - 1) % p.label_every == 0:
+        if probs is not None:
             q = prepare_probs(probs, self._label_set, self._probs_label_set, p.hard_label_confidence)
             if q.shape[:2] != camera.shape:
                 raise MapError(f"class probabilities of shape {q.shape} do not fit camera {camera.shape}")
-            buf = self._vbg.hashmap().find(block_coords)[0].numpy().astype(np.int64)
-            labelled = self._fuse_labels(q, buf, keys, world_to_cam, intr, depth, pix_weight)
+            labelled = self._fuse_labels(q, buf, keys, extr32, intr32, depth, pix_weight)
             self.frames_labelled += 1
         return {"blocks": n_blocks, "labelled_voxels": labelled}
 
@@ -231,21 +236,23 @@ class SemanticTSDF:
         q: np.ndarray,
         buf: np.ndarray,
         keys: np.ndarray,
-        world_to_cam: np.ndarray,
+        extr: np.ndarray,
         intr: np.ndarray,
         depth: np.ndarray,
         pix_weight: np.ndarray | None,
     ) -> int:
         """Bayes-update the labels of the band's voxels of the visited blocks with the H x W x K ``q``.
 
-        Three passes (fusion/_tsdf_kernels.py): find each voxel's pixel, take logs at those pixels only (a
-        fraction of the image: a full-image log was as costly as the update itself), then update the voxels.
+        Three passes (fusion/_tsdf_kernels.py): find each voxel's pixel (the one Open3D fused it from), take logs
+        at those pixels only (a fraction of the image: a full-image log was as costly as the update itself), then
+        update the voxels.
         """
         p = self.params
         h, w = depth.shape
         needed = np.zeros((h, w), dtype=np.uint8)
         pix = kern.band_pixels_kernel(
-            buf.shape[0], keys, p.block_resolution, p.voxel_size, world_to_cam, intr, depth, p.label_band, needed
+            buf.shape[0], keys, p.block_resolution, np.float32(p.voxel_size), extr, intr, depth,
+            np.float32(p.trunc_voxels) * np.float32(p.voxel_size), np.float32(p.label_band), needed,
         )
         if self._log_q is None or self._log_q.shape != q.shape:
             # kept between frames: a fresh 16 MB buffer each frame costs thousands of page faults
@@ -253,7 +260,7 @@ class SemanticTSDF:
         kern.log_needed_kernel(np.ascontiguousarray(q, dtype=np.float32), needed, p.prob_floor, self._log_q)
         weights = np.zeros(0, np.float32) if pix_weight is None else np.ascontiguousarray(pix_weight).reshape(-1)
         return kern.apply_labels_kernel(
-            self._attr("label"), buf, pix, self._log_q.reshape(h * w, -1), weights
+            self._attr("label"), buf, pix, self._log_q.reshape(h * w, -1), weights, p.label_clamp
         )
 
     # ------------------------------------------------------------------ queries
@@ -284,19 +291,27 @@ class SemanticTSDF:
         buf_t, found_t = self._vbg.hashmap().find(o3c.Tensor(ukeys.astype(np.int32), device=self._device))
         buf, found = buf_t.numpy().astype(np.int64)[inverse.ravel()], found_t.numpy()[inverse.ravel()]
         labels = self._attr("label")
-        out[found] = labels[buf[found], local[found, 2], local[found, 1], local[found, 0]]
+        out[found] = labels[buf[found], local[found, 2], local[found, 1], local[found, 0]] / kern.LABEL_SCALE
         return out, found
+
+    @property
+    def bytes_per_voxel(self) -> int:
+        """Bytes one voxel takes: tsdf, weight (float32), colour (3 float32) and K int16 label values."""
+        return OPEN3D_PLAIN_BYTES_PER_VOXEL + 2 * self.num_classes
 
     def stats(self) -> dict[str, Any]:
         """Counters and memory of the map (JSON-friendly): the keys every map has (see fusion/types.py) and the
-        TSDF's own."""
+        TSDF's own. ``memory_bytes`` counts the allocated capacity (what the process holds), ``active_bytes`` the
+        blocks in use; ``bytes_vs_open3d_plain`` compares with Open3D's plain TSDF + weight + colour."""
         res3 = self.params.block_resolution ** 3
-        bytes_per_voxel = 4 * (1 + 1 + 3 + self.num_classes)
-        memory = self.capacity * res3 * bytes_per_voxel
+        memory = self.capacity * res3 * self.bytes_per_voxel
         return {
             "type": "tsdf",
             "frames": self.frames_integrated,
             "memory_bytes": memory,
+            "active_bytes": self.num_blocks * res3 * self.bytes_per_voxel,
+            "bytes_per_voxel": self.bytes_per_voxel,
+            "bytes_vs_open3d_plain": self.bytes_per_voxel / OPEN3D_PLAIN_BYTES_PER_VOXEL,
             "frames_integrated": self.frames_integrated,
             "frames_labelled": self.frames_labelled,
             "active_blocks": self.num_blocks,
@@ -405,15 +420,22 @@ class SemanticTSDF:
                 arrays = {name: data[name] for name in ("tsdf", "weight", "color", "label")}
         except CORRUPT_ARCHIVE as exc:
             raise MapError(f"{path}: not a semantic TSDF file ({exc})") from exc
-        if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
-            raise MapError(f"{path}: expected format {FORMAT} v{FORMAT_VERSION}, got {meta.get('format')} "
+        if meta.get("format") != FORMAT or meta.get("version") not in (1, FORMAT_VERSION):
+            raise MapError(f"{path}: expected format {FORMAT} v1 or v{FORMAT_VERSION}, got {meta.get('format')} "
                            f"v{meta.get('version')}")
-        params = TSDFParams.from_dict(meta["params"])
+        params_dict = dict(meta["params"])
+        if meta["version"] == 1:
+            # version 1 kept float32 log-probabilities and a label cadence inside the map
+            params_dict.pop("label_every", None)
+        params = TSDFParams.from_dict(params_dict)
+        if meta["version"] == 1:
+            arrays["label"] = kern.quantise_log_probs(arrays["label"], params.label_clamp)
         tsdf_map = cls(params, meta["label_set"], meta["probs_label_set"])
         tsdf_map._ensure_capacity(len(keys))
-        if arrays["label"].shape[-1] != tsdf_map.num_classes or len(arrays["label"]) != len(keys):
-            raise MapError(f"{path}: label attribute of shape {arrays['label'].shape} does not fit "
-                           f"{len(keys)} blocks of {tsdf_map.num_classes} classes")
+        if (arrays["label"].shape[-1] != tsdf_map.num_classes or len(arrays["label"]) != len(keys)
+                or arrays["label"].dtype != np.int16):
+            raise MapError(f"{path}: label attribute of shape {arrays['label'].shape} ({arrays['label'].dtype}) "
+                           f"does not fit {len(keys)} blocks of {tsdf_map.num_classes} int16 classes")
         if len(keys):
             keys_t = o3c.Tensor(keys.astype(np.int32), device=tsdf_map._device)
             tsdf_map._vbg.hashmap().activate(keys_t)
