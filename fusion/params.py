@@ -8,6 +8,7 @@ from typing import Any
 from slamseg.fusion.errors import MapError
 
 DEPTH_WEIGHTINGS = ("constant", "inverse_square", "linear_falloff")
+SURFEL_LABEL_UPDATES = ("visible", "associated")
 LABEL_CLAMP_LIMIT = 32.0  # nats; the semantic TSDF stores log-probabilities as int16 thousandths of a nat
 
 
@@ -148,6 +149,9 @@ class SurfelParams:
             stays hole-free.
         initial_capacity: rows allocated up front; storage doubles when full.
         reset_eps: SemanticFusion's reset threshold on the sum of p * q.
+        label_update: which surfels a frame's class probabilities update: "visible" (SemanticFusion: every surfel
+            of the index map at the frame's pose, with the probabilities of its pixel) or "associated" (only the
+            surfels a depth measurement was fused into this frame).
     """
 
     min_depth: float = 0.1
@@ -162,12 +166,15 @@ class SurfelParams:
     pixel_stride: int = 1
     initial_capacity: int = 1 << 16
     reset_eps: float = 1e-5
+    label_update: str = "visible"
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> SurfelParams:
         """Raise MapError for settings that cannot work; returns self."""
+        if self.label_update not in SURFEL_LABEL_UPDATES:
+            raise MapError(f"label_update must be one of {SURFEL_LABEL_UPDATES}, got {self.label_update!r}")
         if not 0 <= self.min_depth < self.max_depth:
             raise MapError(f"surfel depth range must satisfy 0 <= min < max, got {self.min_depth}..{self.max_depth}")
         if self.pixel_stride < 1 or self.assoc_window < 0 or self.initial_capacity < 1:

@@ -203,13 +203,16 @@ def associate_and_fuse(
     cos_normal: float,
     radius_ratio: float,
     reset_eps: float,
+    labels_visible: bool,
 ) -> int:
     """Fuse every pixel with the surfel of its own index-map cell when depth and normal agree.
 
     Each surfel owns at most one cell, so the cells can be processed in parallel without two pixels updating the
     same surfel. Position, normal, colour and radius become confidence-weighted averages (ElasticFusion), but
     only when the pixel's footprint is not much coarser than the surfel's (``radius_ratio``): a far, blurry view
-    adds confidence without degrading a sharp surfel. The class distribution gets SemanticFusion's rule.
+    adds confidence without degrading a sharp surfel. The class distribution gets SemanticFusion's rule: with
+    ``labels_visible`` (SemanticFusion) every surfel of the index map is updated with its pixel's probabilities,
+    whether or not the pixel's depth agrees with it; otherwise only the surfels a measurement was fused into.
     Unstable surfels seen clearly IN FRONT of the measured surface lie in observed free space and are flagged
     for removal (ElasticFusion's free-space check).
 
@@ -221,7 +224,11 @@ def associate_and_fuse(
     for v in prange(h):
         for u in range(w):
             s = idx[v, u]
-            if s < 0 or not valid[v, u]:
+            if s < 0:
+                continue
+            if not valid[v, u]:
+                if labels_visible and use_probs:
+                    semanticfusion_update(sprobs[s], probs[v, u], reset_eps)
                 continue
             zp = vert[v, u, 2]
             zs = zbuf[v, u]
@@ -232,6 +239,8 @@ def associate_and_fuse(
             if not _matches(s, zs, zp, nx, ny, nz, nrm, depth_tol_abs, depth_tol_rel, cos_normal):
                 if conf[s] < stable_conf and zs < zp - (depth_tol_abs + depth_tol_rel * zp):
                     conf[s] = REMOVED
+                elif labels_visible and use_probs:
+                    semanticfusion_update(sprobs[s], probs[v, u], reset_eps)
                 continue
             c_new = pix_conf[v, u]
             c_old = conf[s]

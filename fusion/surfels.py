@@ -219,6 +219,7 @@ class SurfelMap:
             idx, zbuf, vert, nrm_cam, valid, rgb_c, pix_conf, pix_rad, q, use_probs, r_wc, t_wc,
             self.pos, self.nrm, self.rad, self.col, self.conf, self.t_last, self.probs,
             self.frame, p.stable_confidence, p.depth_tol_abs, p.depth_tol_rel, cos_n, p.radius_ratio, p.reset_eps,
+            p.label_update == "visible",
         )  # fmt: skip
         t3 = time.perf_counter()
         timings["fuse"] = (t3 - t2) * 1e3

@@ -92,11 +92,15 @@ class Predictor:
             (e.g. "nyu40" for channels 0-39 of the 46-class model): probabilities and labels over that slice.
         label_set: label set name of the (sliced) classes; default from the checkpoint's metadata.
         num_threads: torch CPU threads (process-wide: ``torch.set_num_threads``).
-        probs_to: "released" (default): logits resized to the image (``resize``), then softmax and argmax, as
-            the released demo. Or a label set name (e.g. "nyu13"), for pipelines that fuse probabilities: softmax
-            at the network's output resolution, classes summed into that set there, and only those
-            probabilities resized (bilinearly, so they stay distributions); labels are their argmax. At 640 x 480
-            this is about ten times cheaper than resizing 40 logit channels to full resolution.
+        depth_resize: how depth is resized to the image: "bilinear" (default: it never overshoots, so no depth
+            appears between a foreground and a background that was never predicted; negative outputs become 0 =
+            invalid) or "bicubic" (the released demo, with ``abs``).
+        depth_edge_jump: when set (e.g. 0.1), depth pixels whose bilinear footprint spans a discontinuity of the
+            network's output (neighbours differing by more than this fraction of their depth) become 0: the
+            "flying pixels" between foreground and background that a map should not fuse. None keeps them.
+
+    The Predictor never changes after construction. Probabilities and labels come in the model's own label set,
+    unless ``predict`` is asked for another (see there).
     """
 
     def __init__(self, model_or_path: JointNet | str | Path, device: str | torch.device = "cpu", *,
@@ -104,12 +108,17 @@ class Predictor:
                  dtype: str = "float32", compile: bool = False, jit: bool = False,  # noqa: A002
                  input_size: tuple[int, int] | None = None, resize: str = "bicubic",
                  class_slice: tuple[int, int] | str | None = None, label_set: str | None = None,
-                 num_threads: int | None = None, probs_to: str = "released",
+                 num_threads: int | None = None, depth_resize: str = "bilinear",
+                 depth_edge_jump: float | None = None,
                  cpu_kernels: bool | None = None, retain_memory: bool = True) -> None:
         if mode not in MODES:
             raise NetworkError(f"mode {mode!r}: expected one of {sorted(MODES)}")
         if resize not in RESIZE_MODES:
             raise NetworkError(f"resize {resize!r}: expected one of {list(RESIZE_MODES)}")
+        if depth_resize not in RESIZE_MODES:
+            raise NetworkError(f"depth_resize {depth_resize!r}: expected one of {list(RESIZE_MODES)}")
+        if depth_edge_jump is not None and not depth_edge_jump > 0:
+            raise NetworkError(f"depth_edge_jump {depth_edge_jump!r}: expected a positive fraction of depth or None")
         if input_size is not None and (len(input_size) != 2 or min(input_size) < MIN_INPUT_SIZE):
             raise NetworkError(f"input_size {input_size!r}: expected (width, height), each at least "
                                f"{MIN_INPUT_SIZE} pixels (the encoder downsamples 32 times)")
@@ -151,9 +160,10 @@ class Predictor:
         self.resize = resize
         self.tasks = model.tasks
         self.class_slice, self.label_set = self._resolve_slice(class_slice, label_set)
-        self._probs_matrix: torch.Tensor | None = None
-        if probs_to != "released":
-            self.map_probs_to(probs_to)
+        self.depth_resize = depth_resize
+        self.depth_edge_jump = depth_edge_jump
+        self.depth_scale = float(self.meta.get("depth_scale") or 1.0)
+        self._mappings: dict[str, tuple[torch.Tensor, bool]] = {}
         self._mean = torch.tensor(self.meta["mean"], dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
         self._std = torch.tensor(self.meta["std"], dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
 
@@ -175,22 +185,21 @@ class Predictor:
             raise NetworkError(f"class_slice {class_slice!r}: expected 0 <= first < end <= {k} channels")
         return (first, end), label_set
 
-    def map_probs_to(self, target: str) -> None:
-        """From now on return probabilities and labels of label set ``target`` the fast way (see ``probs_to``).
-
-        ``target`` may be the model's own set (no class summing, only the cheaper resizing).
-        """
+    def _mapping(self, target: str) -> tuple[torch.Tensor, bool]:
+        """(Ks x Kt class-summing matrix on the device, whether some classes map to void) for label set ``target``;
+        the same :class:`~slamseg.sequences.labelsets.LabelMapping` the maps use, cached per target."""
         from slamseg.sequences.errors import LabelSetError
         from slamseg.sequences.labelsets import get_mapping
 
-        if self.label_set is None:
-            raise NetworkError(f"probs_to={target!r}: the model's classes have no label set to map from")
-        try:
-            matrix = get_mapping(self.label_set, target).matrix
-        except LabelSetError as err:
-            raise NetworkError(f"probs_to={target!r}: {err}") from None
-        self._probs_matrix = torch.from_numpy(matrix).to(self.device)
-        self.label_set = target
+        if target not in self._mappings:
+            if self.label_set is None:
+                raise NetworkError(f"label_set={target!r}: the model's classes have no label set to map from")
+            try:
+                matrix = get_mapping(self.label_set, target).matrix
+            except LabelSetError as err:
+                raise NetworkError(f"label_set={target!r}: {err}") from None
+            self._mappings[target] = (torch.from_numpy(matrix).to(self.device), bool((matrix.sum(1) == 0).any()))
+        return self._mappings[target]
 
     # -- preprocessing ---------------------------------------------------------------------------------------
     def preprocess(self, images: np.ndarray | Sequence[np.ndarray]) -> torch.Tensor:
@@ -224,42 +233,83 @@ class Predictor:
             out = self._net(x)
         return {k: v.float() for k, v in out.items()}
 
-    def postprocess(self, raw: dict[str, torch.Tensor], size: tuple[int, int]) -> list[Prediction]:
-        """Raw outputs -> one :class:`Prediction` per batch item at ``size`` = (H, W)."""
+    def postprocess(self, raw: dict[str, torch.Tensor], size: tuple[int, int],
+                    label_set: str | None = None) -> list[Prediction]:
+        """Raw outputs -> one :class:`Prediction` per batch item at ``size`` = (H, W) (see :meth:`predict`)."""
+        out_set = self.label_set if label_set is None else label_set
         with torch.inference_mode():
-            up = {k: torch.nn.functional.interpolate(v, size=size, mode=self.resize, align_corners=False)
-                  for k, v in raw.items() if k != "segm" or self._probs_matrix is None}
-            depth = up["depth"].abs()[:, 0] if "depth" in up else None
+            depth = self._depth(raw["depth"], size) if "depth" in raw else None
             probs = labels = None
             if "segm" in raw:
-                logits = raw["segm"] if self._probs_matrix is not None else up["segm"]
+                logits = raw["segm"]
                 if self.class_slice is not None:
                     logits = logits[:, self.class_slice[0]:self.class_slice[1]]
-                probs = torch.softmax(logits, dim=1)
-                if self._probs_matrix is not None:
-                    # Sum classes at the output resolution, then resize only the mapped probabilities, in
-                    # channels-last memory so that the H x W x K arrays handed out need no copy.
-                    probs = torch.einsum("nkhw,kt->nthw", probs, self._probs_matrix)
+                if label_set is None:  # the released demo: logits resized, then softmax and argmax
+                    logits = torch.nn.functional.interpolate(logits, size=size, mode=self.resize, align_corners=False)
+                    probs = torch.softmax(logits, dim=1)
+                else:
+                    # Sum classes at the output resolution, then resize only the mapped probabilities (bilinearly,
+                    # so they stay distributions), in channels-last memory so that the H x W x K arrays handed out
+                    # need no copy.
+                    matrix, drops_classes = self._mapping(label_set)
+                    probs = torch.einsum("nkhw,kt->nthw", torch.softmax(logits, dim=1), matrix)
+                    if drops_classes:  # classes mapped to void: renormalise over the kept mass, as the maps do
+                        probs = probs / probs.sum(dim=1, keepdim=True).clamp_min(1e-12)
                     probs = torch.nn.functional.interpolate(
                         probs.contiguous(memory_format=torch.channels_last), size=size, mode="bilinear",
                         align_corners=False)
                 labels = (probs.argmax(dim=1) + 1).to(torch.int32)
                 probs = probs.permute(0, 2, 3, 1)
             normals = None
-            if "normals" in up:
-                normals = torch.nn.functional.normalize(up["normals"], dim=1, eps=1e-12).permute(0, 2, 3, 1)
+            if "normals" in raw:
+                up = torch.nn.functional.interpolate(raw["normals"], size=size, mode=self.resize, align_corners=False)
+                normals = torch.nn.functional.normalize(up, dim=1, eps=1e-12).permute(0, 2, 3, 1)
 
         def item(t: torch.Tensor | None, i: int) -> np.ndarray | None:
             return None if t is None else np.ascontiguousarray(t[i].cpu().numpy())
 
         n = next(iter(raw.values())).shape[0]
         return [Prediction(depth=item(depth, i), probs=item(probs, i), labels=item(labels, i),
-                           normals=item(normals, i), label_set=self.label_set) for i in range(n)]
+                           normals=item(normals, i), label_set=out_set) for i in range(n)]
 
-    def predict(self, images: np.ndarray | Sequence[np.ndarray]) -> Prediction | list[Prediction]:
+    def _depth(self, raw_depth: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """N x 1 x h x w network depth -> N x H x W metres (the checkpoint's depth scale applied), 0 = invalid."""
+        low = raw_depth * self.depth_scale
+        up = torch.nn.functional.interpolate(low, size=size, mode=self.depth_resize, align_corners=False)[:, 0]
+        up = up.abs() if self.depth_resize == "bicubic" else up.clamp_min(0.0)
+        if self.depth_edge_jump is not None and min(low.shape[-2:]) >= 2:
+            up = up * ~self._spans_edge(low[:, 0], size)
+        return up
+
+    def _spans_edge(self, low: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """N x H x W bool: the output pixel's bilinear footprint (the 2 x 2 output samples around it) holds depths
+        differing by more than ``depth_edge_jump`` times the smallest of them."""
+        pooled = torch.nn.functional.max_pool2d
+        hi = pooled(low[:, None], 2, stride=1)[:, 0]
+        lo = -pooled(-low[:, None], 2, stride=1)[:, 0]
+        cell = (hi - lo) > self.depth_edge_jump * lo.clamp_min(1e-6)  # N x (h-1) x (w-1), cell (i, j) = samples i..i+1
+        h, w = low.shape[-2:]
+        height, width = size
+
+        def cells(n_out: int, n_in: int) -> torch.Tensor:  # output pixel -> the cell holding its footprint
+            centre = (torch.arange(n_out, device=low.device, dtype=torch.float32) + 0.5) * (n_in / n_out) - 0.5
+            return centre.floor().clamp(0, n_in - 2).long()
+
+        return cell[:, cells(height, h)][:, :, cells(width, w)]
+
+    def predict(self, images: np.ndarray | Sequence[np.ndarray],
+                label_set: str | None = None) -> Prediction | list[Prediction]:
         """One image (H x W [x C] uint8) -> a Prediction; a batch (N x H x W x C array or list) -> a list.
 
         Same-size images of a batch run through the network together; mixed sizes run one by one.
+
+        Args:
+            label_set: None (default): probabilities and labels in the model's set, as the released demo computes
+                them (logits resized to the image with ``resize``, softmax, argmax). Or a label set name (e.g.
+                "nyu13", or the model's own): softmax at the network's output resolution, classes summed into
+                that set there with the same mapping the maps use, and only those probabilities resized,
+                bilinearly; labels are their argmax. At 640 x 480 this is about ten times cheaper than resizing
+                40 logit channels, which is why pipelines that fuse probabilities ask for their map's set.
         """
         single = isinstance(images, np.ndarray) and images.ndim in (2, 3)
         batch = [images] if single else list(images)
@@ -268,7 +318,7 @@ class Predictor:
         shapes = {np.asarray(im).shape[:2] for im in batch}
         if len(shapes) == 1:
             x = self.preprocess(batch)
-            results = self.postprocess(self.forward(x), size=tuple(x.shape[-2:]))
+            results = self.postprocess(self.forward(x), size=tuple(x.shape[-2:]), label_set=label_set)
         else:
-            results = [self.predict(im) for im in batch]
+            results = [self.predict(im, label_set=label_set) for im in batch]
         return results[0] if single else results

@@ -46,8 +46,8 @@ def bundled_checkpoint() -> Path:
     return path
 
 
-def make_predictor(options: NetworkOptions) -> Any:
-    """A :class:`slamseg.networks.Predictor` for ``options`` (imports torch)."""
+def make_predictor(options: NetworkOptions, depth_edge_jump: float | None = None) -> Any:
+    """A :class:`slamseg.networks.Predictor` for ``options`` (imports torch); ``depth_edge_jump``: see Predictor."""
     from slamseg.networks import Predictor
 
     checkpoint = Path(options.checkpoint) if options.checkpoint else bundled_checkpoint()
@@ -55,7 +55,7 @@ def make_predictor(options: NetworkOptions) -> Any:
         raise CheckpointError(f"{checkpoint}: checkpoint file not found")
     dtype = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}[options.precision]
     return Predictor(checkpoint, device=options.device, input_size=options.input_size, dtype=dtype,
-                     num_threads=options.threads, class_slice=options.class_slice)
+                     num_threads=options.threads, class_slice=options.class_slice, depth_edge_jump=depth_edge_jump)
 
 
 class StageTimer:

@@ -58,8 +58,6 @@ def run_compare_depth(cfg: CompareDepthConfig, run: RunFolder, progress: bool = 
     if first.depth is None:
         raise ConfigError(f"{sequence.name}: compare-depth needs sensor depth, but this sequence has none")
     predictor = make_predictor(cfg.network)
-    if predictor.label_set is not None:
-        predictor.map_probs_to(predictor.label_set)  # labels are not compared here: skip full-size logits
     mask = nyu_crop_mask(*first.camera.shape) if cfg.nyu_crop else None
     pooled = DepthMetrics(max_depth=cfg.max_depth, min_depth=cfg.min_depth)
     pooled_scaled = DepthMetrics(max_depth=cfg.max_depth, min_depth=cfg.min_depth)
@@ -109,7 +107,8 @@ def run_compare_depth(cfg: CompareDepthConfig, run: RunFolder, progress: bool = 
                 batch.append(frame)
         if batch and (len(batch) == cfg.network.batch_size or pos == len(sequence) - 1):
             with timer.stage("network", count=len(batch)):
-                predictions = predictor.predict([f.rgb for f in batch])
+                # labels are not compared here: probabilities in the model's own set skip full-size logits
+                predictions = predictor.predict([f.rgb for f in batch], label_set=predictor.label_set)
             with timer.stage("metrics", count=len(batch)):
                 for f, p in zip(batch, predictions):
                     handle(f, p, len(rows))

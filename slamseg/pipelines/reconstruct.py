@@ -104,20 +104,21 @@ class Reconstruction:
         first = self.sequence[0]
         _check_requirements(cfg, self.sequence, first)
         self.camera = first.camera
-        self.predictor = make_predictor(cfg.network) if cfg.needs_network else None
+        self.predictor = (make_predictor(cfg.network, depth_edge_jump=cfg.depth_edge_jump if cfg.depth == "predicted"
+                                         else None) if cfg.needs_network else None)
         probs_set = self._probs_label_set()
         self.map_label_set = _map_label_set(cfg, probs_set)
         if probs_set is not None and not _maps_into(probs_set, self.map_label_set):
             raise ConfigError(f"labels of {probs_set.name} cannot be mapped to the map's {self.map_label_set.name} "
                               "classes (try --classes 40)")
+        # The network's classes are summed into the map's set at its output resolution (cheap) by the Predictor,
+        # with the same mapping the map would apply; with labels from elsewhere, its own set (cheaper resizing).
+        self.predict_label_set: str | None = None
         if self.predictor is not None and self.predictor.label_set is not None:
-            # The network's classes are summed into the map's at its output resolution (cheap), not per pixel of
-            # the full image; with labels from elsewhere only the cheaper resizing applies.
+            self.predict_label_set = (self.map_label_set.name if cfg.labels == "network"
+                                      else self.predictor.label_set)
             if cfg.labels == "network":
-                self.predictor.map_probs_to(self.map_label_set.name)
                 probs_set = self.map_label_set
-            else:
-                self.predictor.map_probs_to(self.predictor.label_set)
         self.probs_label_set = probs_set
         loops = loop_closure_for(cfg.depth, cfg.tsdf.depth_max if cfg.map == "tsdf" else cfg.surfel.max_depth,
                                  enabled=cfg.tracker.loop_closure and cfg.tracking != "gt")
@@ -196,10 +197,14 @@ class Reconstruction:
         src = self.cfg.sequence
         return (index - src.start) // src.step
 
+    def predict(self, images: list[np.ndarray]) -> list[Any]:
+        """The network's predictions for a batch, probabilities in the set the map is given."""
+        return self.predictor.predict(images, label_set=self.predict_label_set)
+
     def _frame_depth_for_resume(self, frame: Frame) -> np.ndarray:
         if self.cfg.depth == "sensor":
             return frame.depth
-        return self.predictor.predict(frame.rgb).depth
+        return self.predict([frame.rgb])[0].depth
 
     def _snapshot(self) -> None:
         """Save the map under a new name, then the state that points at it, then drop the old map file.
@@ -284,7 +289,7 @@ class Reconstruction:
             predictions: list[Any] = [None] * len(batch)
             if self.predictor is not None and batch:
                 with self.timer.stage("network", count=len(batch)):
-                    predictions = self.predictor.predict([f.rgb for f in batch])
+                    predictions = self.predict([f.rgb for f in batch])
             for frame, prediction in zip(batch, predictions):
                 self._process(frame, prediction)
                 bar.update(1)
@@ -341,7 +346,7 @@ def _rebuild_frames(job: Reconstruction) -> Iterator[tuple[Frame, np.ndarray | N
         frames = [job.sequence[p] for p in positions[start:start + batch_size]]
         predictions: list[Any] = [None] * len(frames)
         if job.predictor is not None:
-            predictions = job.predictor.predict([f.rgb for f in frames])
+            predictions = job.predict([f.rgb for f in frames])
         for k, (frame, prediction) in enumerate(zip(frames, predictions)):
             depth = frame.depth if cfg.depth == "sensor" else prediction.depth
             yield frame, depth, job._probs_for(frame, prediction, start + k)

@@ -61,7 +61,10 @@ class ReconstructConfig:
             loop closure: for recordings without poses), "odometry" (against the last frame) or "model"
             (against the map rendered at the motion model's pose, KinectFusion style).
         tracker: options of the three tracked modes.
-        labels_every: fuse class probabilities on every Nth frame (SemanticFusion fuses every 10th).
+        labels_every: fuse class probabilities on every Nth frame (SemanticFusion fuses every 10th); the one
+            label cadence (the maps fuse labels whenever they are given them).
+        depth_edge_jump: predicted depth only: pixels interpolated across a jump of more than this fraction of
+            depth in the network's output are not fused (flying pixels between objects); None fuses them.
         classes: 13 (NYU-13 as SemanticFusion) or 40 classes in the map (NYU network labels are mapped).
         tsdf, surfel: map parameters.
         save_predictions: also write per-frame predicted depth/labels PNGs.
@@ -80,6 +83,7 @@ class ReconstructConfig:
     tracking: Literal["gt", "odometry", "keyframe", "model"] = "gt"
     tracker: TrackingOptions = field(default_factory=TrackingOptions)
     labels_every: int = 1
+    depth_edge_jump: float | None = 0.1
     classes: Literal[13, 40] = 13
     tsdf: TSDFParams = field(default_factory=TSDFParams)
     surfel: SurfelParams = field(default_factory=SurfelParams)
@@ -92,6 +96,8 @@ class ReconstructConfig:
     def __post_init__(self) -> None:
         if self.labels_every < 1:
             raise ValueError(f"labels_every must be >= 1, got {self.labels_every}")
+        if self.depth_edge_jump is not None and not self.depth_edge_jump > 0:
+            raise ValueError(f"depth_edge_jump must be > 0 or null, got {self.depth_edge_jump}")
         if self.snapshot_every < 0:
             raise ValueError(f"snapshot_every must be >= 0, got {self.snapshot_every}")
 

@@ -17,8 +17,9 @@ from slamseg.pipelines.map_evaluation import evaluate
 from slamseg.pipelines.trajectory_evaluation import trajectory_metrics, write_status_csv
 from slamseg.report import Report
 from slamseg.runs import RunFolder
-from slamseg.sequences import Frame, LabelSet, get_label_set
+from slamseg.sequences import Frame, LabelSet, get_label_set, get_mapping
 from slamseg.sequences.atomic import atomic_path
+from slamseg.sequences.errors import LabelSetError
 from slamseg.slam import NO_USABLE_DEPTH, coverage, status_counts
 
 if TYPE_CHECKING:
@@ -129,6 +130,16 @@ def _tracking_summary(job: Reconstruction) -> dict[str, Any]:
     }
 
 
+def _labels_panel(title: str, labels: np.ndarray, label_set: LabelSet, shown: LabelSet) -> tuple[str, np.ndarray]:
+    """A labels image in the map's label set and palette (so panels side by side agree), or in its own set when
+    it does not map there."""
+    try:
+        labels = get_mapping(label_set, shown).map_labels(labels)
+    except LabelSetError:
+        shown = label_set
+    return f"{title} ({shown.name})", shown.colourise(labels)
+
+
 def _render_views(job: Reconstruction) -> list[tuple[str, np.ndarray]]:
     """The map rendered (labels and colour) from the first, middle and last camera poses."""
     poses = job.state.poses
@@ -200,10 +211,11 @@ def write_report(job: Reconstruction, metrics: dict[str, Any]) -> None:
                 row.append(("sensor depth", colourise_depth(s["sensor_depth"], vmax)))
             if "pred_depth" in s:
                 row.append(("predicted depth", colourise_depth(s["pred_depth"], vmax)))
-                pred_set = get_label_set(s["pred_label_set"])
-                row.append(("predicted labels", pred_set.colourise(s["pred_labels"])))
+                row.append(_labels_panel("predicted labels", s["pred_labels"], get_label_set(s["pred_label_set"]),
+                                         job.map_label_set))
             if "gt_labels" in s and job.sequence.label_set is not None:
-                row.append(("ground-truth labels", job.sequence.label_set.colourise(s["gt_labels"])))
+                row.append(_labels_panel("ground-truth labels", s["gt_labels"], job.sequence.label_set,
+                                         job.map_label_set))
             rows.append(row)
         save_image_grid(run.file("figures/frames.png"), rows)
         rep.figure("figures/frames.png", "input frames with the network's depth and labels")

@@ -269,3 +269,24 @@ def test_both_maps_take_params_first_and_report_the_common_stats() -> None:
         assert stats["type"] in ("surfel", "tsdf") and stats["label_set"] == "nyu13"
         assert stats["num_classes"] == 13 and stats["frames"] == 1 and stats["memory_bytes"] > 0
     assert {m.stats()["type"] for m in maps} == {"surfel", "tsdf"}
+
+
+@pytest.mark.parametrize("rule", ["visible", "associated"])
+def test_label_update_reaches_every_visible_surfel_or_only_the_fused_ones(rule: str) -> None:
+    """A plane mapped at 2 m, then a frame whose depth does not explain it (nothing measured, or a surface
+    30 cm in front): SemanticFusion's rule still updates the surfels the index map shows, the associated rule
+    leaves them."""
+    for second_depth in (np.zeros(CAM.shape, np.float32), _plane_depth(1.7)):
+        m = SurfelMap(SurfelParams(label_update=rule))
+        m.integrate(_plane_depth(), _rgb(), _probs(2), CAM, np.eye(4))
+        n_plane = m.n
+        before = m.probs[:n_plane].copy()
+        m.integrate(second_depth, _rgb(), _probs(9), CAM, np.eye(4))
+        after = m.probs[:n_plane]
+        if rule == "visible":
+            # every plane surfel visible in the index map got the frame's distribution: p * q, renormalised
+            expected = before * _probs(9)[0, 0]
+            expected /= expected.sum(axis=1, keepdims=True)
+            np.testing.assert_allclose(after, expected, rtol=1e-5)
+        else:
+            np.testing.assert_array_equal(after, before)

@@ -31,7 +31,7 @@ def test_preprocessing_matches_reference_input(released: torch.nn.Module, vector
 
 def test_prediction_is_the_released_demo(released: torch.nn.Module, vectors: dict) -> None:
     """Expected values: the reference raw outputs resized bicubically to the image, |depth|, softmax, argmax+1."""
-    pred = Predictor(released, mode="naive").predict(vectors["image_uint8"])
+    pred = Predictor(released, mode="naive", depth_resize="bicubic").predict(vectors["image_uint8"])
     size = (480, 640)
     ref_depth = torch.nn.functional.interpolate(torch.from_numpy(vectors["depth"]).double(), size=size,
                                                 mode="bicubic", align_corners=False)[0, 0].abs().numpy()
@@ -48,6 +48,56 @@ def test_prediction_is_the_released_demo(released: torch.nn.Module, vectors: dic
     agree = pred.labels == ref_probs.argmax(-1) + 1
     assert agree.mean() > 0.999
     assert pred.normals is None and pred.label_set == "nyu40"
+
+
+def test_default_depth_is_bilinear_and_never_negative(released: torch.nn.Module, vectors: dict) -> None:
+    pred = Predictor(released, mode="naive").predict(vectors["image_uint8"])
+    ref = torch.nn.functional.interpolate(torch.from_numpy(vectors["depth"]).double(), size=(480, 640),
+                                          mode="bilinear", align_corners=False)[0, 0].clamp_min(0).numpy()
+    assert np.abs(pred.depth - ref).max() <= 1e-4 * np.abs(ref).max()
+
+
+def test_label_set_per_call_sums_classes_and_leaves_the_predictor_as_it_was(released: torch.nn.Module,
+                                                                           vectors: dict) -> None:
+    from slamseg.sequences import get_mapping
+
+    predictor = Predictor(released, mode="naive")
+    p13 = predictor.predict(vectors["image_uint8"], label_set="nyu13")
+    low = torch.softmax(torch.from_numpy(vectors["segm"]).double(), 1)[0].permute(1, 2, 0).numpy()
+    mapped = torch.from_numpy(get_mapping("nyu40", "nyu13").map_probs(low, renormalise=True)).permute(2, 0, 1)
+    ref = torch.nn.functional.interpolate(mapped[None].double(), size=(480, 640), mode="bilinear",
+                                          align_corners=False)[0].permute(1, 2, 0).numpy()
+    assert p13.label_set == "nyu13" and p13.probs.shape == (480, 640, 13)
+    assert np.abs(p13.probs - ref).max() <= 1e-4
+    assert np.mean(p13.labels == ref.argmax(-1) + 1) > 0.999
+    again = predictor.predict(vectors["image_uint8"])  # a later call without label_set: the model's own set
+    assert again.label_set == "nyu40" and again.probs.shape[-1] == 40 and predictor.label_set == "nyu40"
+    with pytest.raises(NetworkError, match="kitti6"):
+        predictor.predict(vectors["image_uint8"], label_set="kitti6")
+
+
+def test_depth_edge_jump_drops_only_pixels_interpolated_across_a_jump(released: torch.nn.Module) -> None:
+    low = torch.ones(1, 1, 4, 8)
+    low[..., 4:] = 3.0  # a 1 m -> 3 m step between low-resolution columns 3 and 4
+    raw = {"depth": low}
+    kept = Predictor(released, mode="naive").postprocess(raw, size=(16, 32))[0].depth
+    dropped = Predictor(released, mode="naive", depth_edge_jump=0.1).postprocess(raw, size=(16, 32))[0].depth
+    flying = (kept > 1.0 + 1e-6) & (kept < 3.0 - 1e-6)
+    assert flying.any()  # bilinear upsampling puts depths between the two surfaces
+    assert np.all(dropped[flying] == 0)
+    # every pixel left is exactly one of the two surfaces, and only the columns next to the step are dropped
+    assert set(np.unique(dropped[dropped > 0])) == {1.0, 3.0}
+    assert np.array_equal(np.flatnonzero(dropped[0] == 0), np.arange(14, 18))
+
+
+def test_checkpoint_depth_scale_is_applied(released: torch.nn.Module, small_image: np.ndarray) -> None:
+    import copy
+
+    scaled = copy.deepcopy(released)
+    scaled.meta = {**getattr(released, "meta", {}), "depth_scale": 2.0}
+    a = Predictor(released, mode="naive").predict(small_image).depth
+    b = Predictor(scaled, mode="naive").predict(small_image).depth
+    np.testing.assert_allclose(b, 2.0 * a, rtol=1e-6)
 
 
 def test_grey_rgba_and_bad_channels(released: torch.nn.Module, small_image: np.ndarray) -> None:
