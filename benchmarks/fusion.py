@@ -28,7 +28,7 @@ import open3d as o3d
 import open3d.core as o3c
 
 from slamseg.fusion.params import TSDFParams
-from slamseg.fusion.tsdf import SemanticTSDF
+from slamseg.fusion.tsdf import OPEN3D_PLAIN_BYTES_PER_VOXEL, SemanticTSDF
 from slamseg.sequences import Camera, get_label_set
 
 CAM = Camera(fx=525.0, fy=525.0, cx=319.5, cy=239.5, width=640, height=480)
@@ -88,7 +88,7 @@ def frames() -> list:
 
 
 def _params(**kw) -> TSDFParams:
-    return TSDFParams(voxel_size=0.02, trunc_voxels=4.0, depth_max=5.0, block_count=8_000, **kw)
+    return TSDFParams(voxel_size=0.02, trunc_voxels=4.0, depth_max=5.0, **kw)
 
 
 class _PlainOpen3D:
@@ -177,7 +177,45 @@ def bench_long_sequence(args: argparse.Namespace) -> dict:
     return {"rows": rows, "map": tsdf.stats()}
 
 
+TUM = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "tum_fr1_rpy_100"
+
+
+def _memory_row(tsdf: SemanticTSDF) -> dict:
+    stats = tsdf.stats()
+    voxels = stats["active_blocks"] * tsdf.params.block_resolution ** 3
+    plain = voxels * OPEN3D_PLAIN_BYTES_PER_VOXEL
+    return {**{k: stats[k] for k in ("active_blocks", "block_capacity", "bytes_per_voxel", "memory_bytes",
+                                     "active_bytes", "growths")},
+            "open3d_plain_bytes_same_blocks": plain,
+            "ratio_per_voxel": stats["bytes_per_voxel"] / OPEN3D_PLAIN_BYTES_PER_VOXEL,
+            "ratio_held_vs_plain_same_blocks": stats["memory_bytes"] / plain}
+
+
+def bench_memory(args: argparse.Namespace) -> dict:
+    """Bytes of a 13-class semantic TSDF (default parameters at 2 cm: capacity grown on demand, int16 labels) vs
+    Open3D's plain TSDF + weight + colour over the same blocks: the room loop, and the real TUM fr1/rpy 100 frames
+    (sensor depth, ground-truth poses) when ../shared is present."""
+    out = {}
+    tsdf = SemanticTSDF(TSDFParams(voxel_size=0.02, depth_max=5.0))
+    for depth, rgb, probs, pose in frames():
+        tsdf.integrate(depth, rgb, probs, CAM, pose)
+    out["room"] = _memory_row(tsdf)
+    if TUM.exists():
+        from slamseg.sequences import open_sequence
+
+        seq = open_sequence(TUM)
+        tsdf = SemanticTSDF(TSDFParams(voxel_size=0.02))
+        for i in range(len(seq)):
+            f = seq[i]
+            tsdf.integrate(f.depth, f.rgb, NYU13.one_hot(np.full(f.camera.shape, 1), 0.8), f.camera, f.pose)
+        out["tum_fr1_rpy_100"] = _memory_row(tsdf)
+    else:
+        print(f"{TUM} is absent (it comes with ../shared): memory on real frames skipped")
+    return out
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict]] = {
+    "tsdf_memory": bench_memory,
     "tsdf_vs_plain": bench_tsdf_vs_plain,
     "tsdf_long_sequence": bench_long_sequence,
 }
@@ -211,6 +249,15 @@ def main() -> None:
         for row in long["rows"]:
             print(f"{row['frame']:>6}{row['median_ms']:>11.1f}{row['max_rss_mb']:>12.0f}{row['active_blocks']:>9}"
                   f"{row['block_capacity']:>10}")
+    memory = results.get("tsdf_memory")
+    if memory:
+        print(f"\n{'memory (13 classes, 2 cm)':<28}{'blocks':>8}{'capacity':>10}{'B/voxel':>9}{'held MB':>9}"
+              f"{'plain MB':>10}{'x/voxel':>9}{'x held':>8}")
+        for name, row in memory.items():
+            if isinstance(row, dict):
+                print(f"{name:<28}{row['active_blocks']:>8}{row['block_capacity']:>10}{row['bytes_per_voxel']:>9}"
+                      f"{row['memory_bytes'] / 1e6:>9.1f}{row['open3d_plain_bytes_same_blocks'] / 1e6:>10.1f}"
+                      f"{row['ratio_per_voxel']:>9.2f}{row['ratio_held_vs_plain_same_blocks']:>8.2f}")
     out = Path(__file__).parent / "results" / "fusion.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))

@@ -24,7 +24,9 @@ class TSDFParams:
             active blocks would exceed ``growth_threshold`` of it. Memory is capacity x R^3 x bytes per voxel
             (``stats()``), so the default starts small and grows with the map.
         growth_factor: capacity multiplier on growth (> 1).
-        growth_threshold: fraction of capacity that triggers growth before a frame is integrated.
+        growth_threshold: fraction of capacity that triggers growth before a frame is integrated: growth happens
+            when the active blocks plus the frame's touched blocks would exceed it. 1.0 grows exactly when
+            Open3D's own activation would (it counts every touched block as new and doubles the capacity itself).
         depth_min, depth_max: metres; depth outside is ignored (depth truncation).
         label_band_voxels: half-width in voxels of the band around the surface whose voxels get label updates;
             None = trunc_voxels (every voxel Open3D updates whose distance it did not truncate). Meshing and
@@ -55,8 +57,8 @@ class TSDFParams:
     trunc_voxels: float = 4.0
     block_resolution: int = 8
     block_count: int = 1_024
-    growth_factor: float = 2.0
-    growth_threshold: float = 0.7
+    growth_factor: float = 1.5
+    growth_threshold: float = 1.0
     depth_min: float = 0.1
     depth_max: float = 4.0
     label_band_voxels: float | None = None

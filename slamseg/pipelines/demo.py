@@ -48,7 +48,7 @@ def reconstruct_config(cfg: DemoConfig, sequence: Path, tracking: str) -> Recons
         "tracking": tracking,
         "labels_every": cfg.labels_every,
         "classes": 13,
-        "tsdf": {"voxel_size": cfg.voxel_size, "depth_max": 6.0, "block_count": 4000},
+        "tsdf": {"voxel_size": cfg.voxel_size, "depth_max": 6.0},
         "snapshot_every": 0,
     })
 
@@ -61,6 +61,9 @@ def summary_rows(metrics: dict[str, Any], tracked: dict[str, Any] | None = None)
     if "depth" in ev:
         rows.append(("predicted depth RMSE", f"{ev['depth']['rmse']:.3f} m"))
         rows.append(("predicted depth abs rel", f"{ev['depth']['abs_rel']:.3f}"))
+        if "predicted_fraction" in ev["depth"]:
+            rows.append(("pixels with predicted depth (edges dropped)",
+                         f"{100 * ev['depth']['predicted_fraction']:.1f} %"))
     labels = ev.get("labels_2d", {})
     if "single_frame" in labels:
         s = labels["single_frame"]

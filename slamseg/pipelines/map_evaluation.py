@@ -42,6 +42,7 @@ class GroundTruthCollector:
     labelled: list[tuple[int, np.ndarray, np.ndarray | None, Any]] = field(default_factory=list)
     depth: DepthMetrics = field(default_factory=lambda: DepthMetrics(max_depth=10.0))
     depth_rmse: list[tuple[int, float]] = field(default_factory=list)
+    depth_pixels: list[int] = field(default_factory=lambda: [0, 0])  # [ground truth valid, of those predicted]
     _seen_labelled: int = 0
 
     def _to_map_labels(self, labels: np.ndarray, label_set: LabelSet | str) -> np.ndarray:
@@ -63,10 +64,16 @@ class GroundTruthCollector:
                 self.labelled.append((frame.index, gt, single, frame.camera))
             self._seen_labelled += 1
         if with_depth and prediction is not None and frame.depth is not None and (frame.depth > 0).any():
-            valid = frame.depth > 0
-            err = prediction.depth[valid] - frame.depth[valid]
-            self.depth_rmse.append((frame.index, float(np.sqrt(np.mean(err**2)))))
-            self.depth.update(prediction.depth, frame.depth)
+            # Only where the network gave a depth: pixels it leaves out (0, e.g. across depth edges) are counted
+            # in ``depth_pixels`` (the fraction predicted) instead of as errors.
+            predicted = prediction.depth > 0
+            valid = (frame.depth > 0) & predicted
+            self.depth_pixels[0] += int((frame.depth > 0).sum())
+            self.depth_pixels[1] += int(valid.sum())
+            if valid.any():
+                err = prediction.depth[valid] - frame.depth[valid]
+                self.depth_rmse.append((frame.index, float(np.sqrt(np.mean(err**2)))))
+                self.depth.update(prediction.depth, frame.depth, mask=predicted)
 
 
     def save(self, path: Path) -> None:
@@ -78,6 +85,7 @@ class GroundTruthCollector:
             "poses": np.array([self.gt_poses[i] for i in sorted(self.gt_poses)]).reshape(-1, 4, 4),
             "depth_sums": np.array([self.depth.n, *self.depth.sums.values()], dtype=np.float64),
             "depth_rmse": np.array(self.depth_rmse, dtype=np.float64).reshape(-1, 2),
+            "depth_pixels": np.array(self.depth_pixels, dtype=np.int64),
             "seen_labelled": np.array(self._seen_labelled),
             "labelled_index": np.array([item[0] for item in self.labelled], dtype=np.int64),
         }
@@ -100,6 +108,8 @@ class GroundTruthCollector:
             self.depth.n = int(sums[0])
             self.depth.sums = dict(zip(self.depth.sums, (float(v) for v in sums[1:])))
             self.depth_rmse = [(int(i), float(r)) for i, r in data["depth_rmse"]]
+            if "depth_pixels" in data.files:
+                self.depth_pixels = [int(v) for v in data["depth_pixels"]]
             self._seen_labelled = int(data["seen_labelled"])
             self.labelled = []
             for k, index in enumerate(data["labelled_index"]):
@@ -168,7 +178,8 @@ def evaluate(semantic_map: Any, estimated: dict[int, np.ndarray], collected: Gro
     result = {
         "trajectory": trajectory if trajectory is not None else trajectory_metrics(estimated, collected.gt_poses),
         "labels_2d": rendered_label_metrics(semantic_map, estimated, collected.labelled),
-        "depth": collected.depth.compute() if collected.depth.n else {},
+        "depth": (collected.depth.compute() | {"predicted_fraction": collected.depth_pixels[1]
+                                                / max(collected.depth_pixels[0], 1)}) if collected.depth.n else {},
         "mesh": mesh_accuracy(geometry, gt_mesh_path) if geometry is not None and gt_mesh_path else {},
     }
     return {k: v for k, v in result.items() if v}

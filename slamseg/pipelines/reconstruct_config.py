@@ -83,7 +83,7 @@ class ReconstructConfig:
     tracking: Literal["gt", "odometry", "keyframe", "model"] = "gt"
     tracker: TrackingOptions = field(default_factory=TrackingOptions)
     labels_every: int = 1
-    depth_edge_jump: float | None = 0.1
+    depth_edge_jump: float | None = 0.2
     classes: Literal[13, 40] = 13
     tsdf: TSDFParams = field(default_factory=TSDFParams)
     surfel: SurfelParams = field(default_factory=SurfelParams)
