@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from slamseg.fusion.surfels import SurfelMap, SurfelParams
+from slamseg.fusion.surfel import SurfelMap, SurfelParams
 from slamseg.sequences import Camera
 
 CAM = Camera(fx=525.0, fy=525.0, cx=319.5, cy=239.5, width=640, height=480)

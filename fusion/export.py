@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from slamseg.fusion import _tsdf_kernels as kern
 from slamseg.fusion.errors import MapError
+from slamseg.fusion.tsdf import kernels as kern
 from slamseg.sequences import LabelSet, get_label_set, get_mapping
 from slamseg.sequences.atomic import atomic_path
 

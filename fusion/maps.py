@@ -47,6 +47,6 @@ def load_map(path: str | Path) -> Any:
         from slamseg.fusion.tsdf import SemanticTSDF
 
         return SemanticTSDF.load(path)
-    from slamseg.fusion.surfels import SurfelMap
+    from slamseg.fusion.surfel import SurfelMap
 
     return SurfelMap.load(path)

@@ -78,7 +78,7 @@ def make_map(cfg: ReconstructConfig, label_set: LabelSet, probs_label_set: Label
         from slamseg.fusion.tsdf import SemanticTSDF
 
         return SemanticTSDF(params=cfg.tsdf, label_set=label_set, probs_label_set=probs_label_set)
-    from slamseg.fusion.surfels import SurfelMap
+    from slamseg.fusion.surfel import SurfelMap
 
     return SurfelMap(label_set=label_set, probs_label_set=probs_label_set, params=cfg.surfel)
 

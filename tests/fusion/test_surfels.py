@@ -8,8 +8,8 @@ import pytest
 
 from slamseg.fusion.bayes import fuse_probs_semanticfusion
 from slamseg.fusion.errors import MapError
-from slamseg.fusion.surfel_kernels import semanticfusion_update_rows
-from slamseg.fusion.surfels import SurfelMap, SurfelParams
+from slamseg.fusion.surfel import SurfelMap, SurfelParams
+from slamseg.fusion.surfel.kernels import semanticfusion_update_rows
 from slamseg.sequences import Camera, get_mapping
 
 CAM = Camera(fx=100.0, fy=100.0, cx=79.5, cy=59.5, width=160, height=120)

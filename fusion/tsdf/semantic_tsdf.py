@@ -1,7 +1,7 @@
 """Semantic TSDF: Open3D's tensor VoxelBlockGrid (tsdf, weight, colour) plus per-voxel class log-probabilities.
 
 Geometry and colour go through Open3D's own integrate kernel. Open3D's kernels ignore extra attributes, so the
-label attribute is updated by our numba kernel (fusion/_tsdf_kernels.py) over the voxels of the same touched
+label attribute is updated by our numba kernel (fusion/tsdf/kernels.py) over the voxels of the same touched
 blocks whose projective signed distance lies inside the truncation band. The hash map is grown before it can
 overflow (DESIGN.md pitfalls); every numpy view of an attribute is fetched afresh after integrate because
 growth reallocates the buffers.
@@ -9,7 +9,6 @@ growth reallocates the buffers.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -20,20 +19,22 @@ import numpy as np
 import open3d as o3d
 import open3d.core as o3c
 
-from slamseg.fusion import _tsdf_kernels as kern
-from slamseg.fusion._raycast import block_distance_grid, block_index_grid, block_range_map, raycast_kernel
 from slamseg.fusion.bayes import prepare_probs, resolve_label_sets
 from slamseg.fusion.errors import MapError
-from slamseg.fusion.maps import CORRUPT_ARCHIVE
 from slamseg.fusion.params import TSDFParams
+from slamseg.fusion.tsdf import kernels as kern
+from slamseg.fusion.tsdf.raycast import (
+    block_distance_grid,
+    block_index_grid,
+    block_range_map,
+    camera_normals,
+    raycast_kernel,
+)
 from slamseg.fusion.types import RenderedView
 from slamseg.sequences import Camera, LabelSet
-from slamseg.sequences.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
-FORMAT = "slamseg.semantic_tsdf"
-FORMAT_VERSION = 2  # 1: labels as float32 log-probabilities (read, converted on load); 2: int16 (LABEL_SCALE)
 OPEN3D_PLAIN_BYTES_PER_VOXEL = 4 + 4 + 3 * 4  # Open3D's own TSDF + weight + colour, float32 each
 
 
@@ -88,6 +89,11 @@ class SemanticTSDF:
         return self._label_set
 
     @property
+    def probs_label_set(self) -> LabelSet:
+        """The label set of the probabilities :meth:`integrate` is given (mapped into the map's set)."""
+        return self._probs_label_set
+
+    @property
     def num_classes(self) -> int:
         """K, the number of non-void classes a voxel's distribution covers."""
         return self._label_set.num_classes
@@ -123,7 +129,7 @@ class SemanticTSDF:
         return self._vbg.attribute(name).numpy()
 
     # ------------------------------------------------------------------ integration
-    def _ensure_capacity(self, incoming: int) -> None:
+    def ensure_capacity(self, incoming: int) -> None:
         """Grow the hash map (keeping every block's values) before ``incoming`` new blocks could overflow it."""
         hashmap = self._vbg.hashmap()
         size, cap = int(hashmap.size()), int(hashmap.capacity())
@@ -195,7 +201,7 @@ class SemanticTSDF:
         self.frames_integrated += 1
         if n_blocks == 0:
             return {"blocks": 0, "labelled_voxels": 0}
-        self._ensure_capacity(n_blocks)
+        self.ensure_capacity(n_blocks)
 
         pix_weight = depth_weights(depth, p)
         snapshot = None
@@ -243,7 +249,7 @@ class SemanticTSDF:
     ) -> int:
         """Bayes-update the labels of the band's voxels of the visited blocks with the H x W x K ``q``.
 
-        Three passes (fusion/_tsdf_kernels.py): find each voxel's pixel (the one Open3D fused it from), take logs
+        Three passes (fusion/tsdf/kernels.py): find each voxel's pixel (the one Open3D fused it from), take logs
         at those pixels only (a fraction of the image: a full-image log was as costly as the update itself), then
         update the voxels.
         """
@@ -332,7 +338,7 @@ class SemanticTSDF:
         labels (argmax of the trilinear mixture of the hit's 8 neighbour voxels' distributions; 0 where nothing
         was hit or no neighbour was ever labelled) and, with ``with_probs``, the mixture itself (H x W x K).
         ``with_labels=False`` (what tracking asks for) skips the label mixture: labels are all 0, depth, normals
-        and colour are the same. Ray casting is ours (fusion/_raycast.py), not Open3D's (see there why).
+        and colour are the same. Ray casting is ours (fusion/tsdf/raycast.py), not Open3D's (see there why).
         """
         p = self.params
         h, w = camera.shape
@@ -355,24 +361,11 @@ class SemanticTSDF:
             p.weight_threshold, with_labels or with_probs,
         )
         hit = depth > 0
-        normals = self._camera_normals(grad @ pose[:3, :3].astype(np.float32), camera, hit)
+        normals = camera_normals(grad @ pose[:3, :3].astype(np.float32), camera, hit)
         # Open3D stores float colour input multiplied by 255 (it expects [0, 1] floats; we give 0..255).
         colour = np.clip(np.round(colour / 255.0), 0, 255).astype(np.uint8)
         return RenderedView(depth=depth, normals=normals, colour=colour, labels=labels,
                             probs=probs if with_probs else None)
-
-    @staticmethod
-    def _camera_normals(normals: np.ndarray, camera: Camera, hit: np.ndarray) -> np.ndarray:
-        """Camera-frame TSDF gradients -> unit normals facing the camera, 0 where nothing was hit."""
-        normals = normals.astype(np.float32)
-        v, u = np.indices(camera.shape, dtype=np.float32)
-        ray = np.stack([(u - camera.cx) / camera.fx, (v - camera.cy) / camera.fy, np.ones_like(u)], axis=-1)
-        flip = np.sum(normals * ray, axis=-1) > 0
-        normals[flip] *= -1.0
-        norm = np.linalg.norm(normals, axis=-1, keepdims=True)
-        normals = np.where(norm > 0, normals / np.maximum(norm, 1e-12), 0.0).astype(np.float32)
-        normals[~hit] = 0.0
-        return normals
 
     # ------------------------------------------------------------------ extraction
     def extract_mesh(self, with_probs: bool = False) -> Any:
@@ -389,60 +382,16 @@ class SemanticTSDF:
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path, compress: bool = True) -> Path:
-        """Write the map to one ``.npz`` (active blocks' attributes + JSON metadata), atomically.
+        """Write the map to one ``.npz`` (active blocks' attributes + JSON metadata, docs/FORMATS.md), atomically.
 
         ``compress=False`` writes ~10x faster and ~3x larger (run snapshots, which are deleted at the end)."""
-        path = Path(path)
-        if path.suffix != ".npz":
-            raise MapError(f"semantic TSDF files are .npz, got {path}")
-        keys, buf = self.active_blocks()
-        meta = {
-            "format": FORMAT, "version": FORMAT_VERSION, "params": self.params.to_dict(),
-            "label_set": self._label_set.name, "probs_label_set": self._probs_label_set.name,
-            "frames_integrated": self.frames_integrated, "frames_labelled": self.frames_labelled,
-            "growths": self.growths,
-        }
-        arrays = {name: self._attr(name)[buf] for name in ("tsdf", "weight", "color", "label")}
-        with atomic_path(path) as tmp:
-            save = np.savez_compressed if compress else np.savez
-            save(tmp, block_keys=keys, metadata=np.array(json.dumps(meta)), **arrays)
-        log.info("saved semantic TSDF (%d blocks) to %s", len(keys), path)
-        return path
+        from slamseg.fusion.tsdf.persistence import save_tsdf
+
+        return save_tsdf(self, path, compress)
 
     @classmethod
     def load(cls, path: str | Path) -> SemanticTSDF:
         """Read a map written by :meth:`save`; raises MapError naming the file when it is not one."""
-        path = Path(path)
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(str(data["metadata"]))
-                keys = data["block_keys"]
-                arrays = {name: data[name] for name in ("tsdf", "weight", "color", "label")}
-        except CORRUPT_ARCHIVE as exc:
-            raise MapError(f"{path}: not a semantic TSDF file ({exc})") from exc
-        if meta.get("format") != FORMAT or meta.get("version") not in (1, FORMAT_VERSION):
-            raise MapError(f"{path}: expected format {FORMAT} v1 or v{FORMAT_VERSION}, got {meta.get('format')} "
-                           f"v{meta.get('version')}")
-        params_dict = dict(meta["params"])
-        if meta["version"] == 1:
-            # version 1 kept float32 log-probabilities and a label cadence inside the map
-            params_dict.pop("label_every", None)
-        params = TSDFParams.from_dict(params_dict)
-        if meta["version"] == 1:
-            arrays["label"] = kern.quantise_log_probs(arrays["label"], params.label_clamp)
-        tsdf_map = cls(params, meta["label_set"], meta["probs_label_set"])
-        tsdf_map._ensure_capacity(len(keys))
-        if (arrays["label"].shape[-1] != tsdf_map.num_classes or len(arrays["label"]) != len(keys)
-                or arrays["label"].dtype != np.int16):
-            raise MapError(f"{path}: label attribute of shape {arrays['label'].shape} ({arrays['label'].dtype}) "
-                           f"does not fit {len(keys)} blocks of {tsdf_map.num_classes} int16 classes")
-        if len(keys):
-            keys_t = o3c.Tensor(keys.astype(np.int32), device=tsdf_map._device)
-            tsdf_map._vbg.hashmap().activate(keys_t)
-            buf = tsdf_map._vbg.hashmap().find(keys_t)[0].numpy().astype(np.int64)
-            for name, values in arrays.items():
-                tsdf_map._attr(name)[buf] = values
-        tsdf_map.frames_integrated = int(meta["frames_integrated"])
-        tsdf_map.frames_labelled = int(meta["frames_labelled"])
-        tsdf_map.growths = int(meta["growths"])
-        return tsdf_map
+        from slamseg.fusion.tsdf.persistence import load_tsdf
+
+        return load_tsdf(cls, path)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from slamseg.fusion._tsdf_kernels import LABEL_SCALE
+from slamseg.fusion.tsdf.kernels import LABEL_SCALE
+from slamseg.sequences import Camera
 
 _OPTS = {"parallel": True, "fastmath": True, "cache": True, "nogil": True}
 _NATS_PER_UNIT = 1.0 / LABEL_SCALE
@@ -384,3 +385,16 @@ def raycast_kernel(
                         best = k
                 out_labels[v, u] = best + 1
     return depth, grad, rgb, probs, out_labels
+
+
+def camera_normals(normals: np.ndarray, camera: Camera, hit: np.ndarray) -> np.ndarray:
+    """Camera-frame TSDF gradients -> unit normals facing the camera, 0 where nothing was hit."""
+    normals = normals.astype(np.float32)
+    v, u = np.indices(camera.shape, dtype=np.float32)
+    ray = np.stack([(u - camera.cx) / camera.fx, (v - camera.cy) / camera.fy, np.ones_like(u)], axis=-1)
+    flip = np.sum(normals * ray, axis=-1) > 0
+    normals[flip] *= -1.0
+    norm = np.linalg.norm(normals, axis=-1, keepdims=True)
+    normals = np.where(norm > 0, normals / np.maximum(norm, 1e-12), 0.0).astype(np.float32)
+    normals[~hit] = 0.0
+    return normals

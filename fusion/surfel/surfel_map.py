@@ -29,11 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from slamseg.fusion import surfel_kernels as kernels
 from slamseg.fusion.bayes import prepare_probs, resolve_label_sets
 from slamseg.fusion.errors import MapError
 from slamseg.fusion.maps import CORRUPT_ARCHIVE
 from slamseg.fusion.params import SurfelParams
+from slamseg.fusion.surfel import kernels, render
 from slamseg.fusion.types import RenderedView
 from slamseg.sequences import Camera, LabelSet
 from slamseg.sequences.atomic import atomic_path
@@ -207,7 +207,7 @@ class SurfelMap:
         timings["normals"] = (t1 - t0) * 1e3
 
         h, w = camera.shape
-        idx, zbuf = kernels.index_map(
+        idx, zbuf = render.index_map(
             self.pos, self.conf, self.n, r_cw, t_cw, camera.fx, camera.fy, camera.cx, camera.cy, h, w, p.max_depth
         )
         t2 = time.perf_counter()
@@ -271,7 +271,7 @@ class SurfelMap:
         r_cw = np.ascontiguousarray(pose[:3, :3].T)
         t_cw = -r_cw @ pose[:3, 3]
         h, w = camera.shape
-        depth, idx = kernels.splat(
+        depth, idx = render.splat(
             self.pos, self.nrm, self.rad, self.col, self.conf, self.probs, self.n, self._min_conf(min_confidence),
             r_cw, t_cw, camera.fx, camera.fy, camera.cx, camera.cy, h, w, self.params.max_depth,
         )  # fmt: skip
