@@ -1,4 +1,5 @@
-"""Pairing two timestamped trajectories: greedy one-to-one (TUM's associate.py style) and evo's nearest stamp.
+"""Pairing two timestamped trajectories: greedy one-to-one (TUM's associate.py, implemented in
+``sequences.association``) and evo's nearest stamp.
 
 evo's rule (``evo.core.sync.associate_trajectories``, what ``evo_ape`` uses by default): the trajectory with fewer
 poses is matched into the other, each stamp taking the nearest stamp within ``max_diff`` seconds.
@@ -9,47 +10,23 @@ from __future__ import annotations
 import numpy as np
 
 from slamseg.fusion.errors import MapError
+from slamseg.sequences.association import associate_stamps
 
 
 def associate_timestamps(
     stamps_a: np.ndarray, stamps_b: np.ndarray, max_diff: float = 0.01, offset_b: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pair two timestamp lists one-to-one, closest pairs first, within ``max_diff`` seconds (TUM/evo style).
+    """Pair two timestamp lists one-to-one, closest pairs first, within ``max_diff`` seconds (inclusive).
+
+    TUM's ``associate.py`` rule (:func:`~slamseg.sequences.association.associate_stamps`), accepting pairs exactly
+    ``max_diff`` apart too.
 
     Args:
-        stamps_a: Na timestamps in seconds; stamps_b: Nb timestamps (``offset_b`` is added to them).
+        stamps_a: Na timestamps in seconds; stamps_b: Nb timestamps (``offset_b`` seconds is added to them).
     Returns:
         (indices into a, indices into b), equal length, sorted by the a index.
     """
-    a = np.asarray(stamps_a, dtype=np.float64)
-    b = np.asarray(stamps_b, dtype=np.float64) + offset_b
-    if a.size == 0 or b.size == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    order_b = np.argsort(b)
-    b_sorted = b[order_b]
-    # Candidates: for each a, the nearest b on either side (enough for a greedy one-to-one matching of the closest).
-    pos = np.searchsorted(b_sorted, a)
-    cands = []
-    for offset in (-1, 0):
-        j = np.clip(pos + offset, 0, b.size - 1)
-        cands.append(np.stack([np.arange(a.size), order_b[j], np.abs(a - b_sorted[j])], axis=1))
-    cand = np.concatenate(cands)
-    cand = cand[cand[:, 2] <= max_diff]
-    cand = cand[np.argsort(cand[:, 2], kind="stable")]
-    used_a: set[int] = set()
-    used_b: set[int] = set()
-    pairs = []
-    for ia, ib, _ in cand:
-        ia, ib = int(ia), int(ib)
-        if ia not in used_a and ib not in used_b:
-            used_a.add(ia)
-            used_b.add(ib)
-            pairs.append((ia, ib))
-    pairs.sort()
-    if not pairs:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    arr = np.asarray(pairs, dtype=np.int64)
-    return arr[:, 0], arr[:, 1]
+    return associate_stamps(stamps_a, stamps_b, max_diff, offset_b, inclusive=True)
 
 
 def match_nearest_stamps(stamps_1: np.ndarray, stamps_2: np.ndarray, max_diff: float = 0.01

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from slamseg.fusion.metrics import rotation_angle
 from slamseg.fusion.odometry import TrackingImage
 from slamseg.sequences import Camera
+from slamseg.sequences.poses import rotation_angle
 
 MM = 1000.0
 

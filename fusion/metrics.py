@@ -24,6 +24,13 @@ from slamseg.fusion.association import (  # noqa: F401 - re-exported: metrics us
     match_nearest_stamps,
 )
 from slamseg.fusion.errors import MapError
+from slamseg.sequences.label_metrics import (
+    confusion_matrix,
+    per_class_accuracy,
+    per_class_iou,
+    pixel_accuracy,
+)
+from slamseg.sequences.poses import rotation_angle
 
 # ----------------------------------------------------------------------------------------------- statistics
 
@@ -148,12 +155,6 @@ def absolute_trajectory_error(
         est, _ = align_trajectory(ref, est, with_scale=with_scale)
     errors = np.linalg.norm(ref[:, :3, 3] - est[:, :3, 3], axis=1)
     return ErrorStats.of(errors), errors
-
-
-def rotation_angle(rot: np.ndarray) -> np.ndarray:
-    """Angle in radians of rotation matrices (... x 3 x 3), in [0, pi]."""
-    cos = (np.trace(rot, axis1=-2, axis2=-1) - 1.0) / 2.0
-    return np.arccos(np.clip(cos, -1.0, 1.0))
 
 
 def absolute_rotation_error(
@@ -303,26 +304,14 @@ class LabelMetrics:
         return d
 
 
-def confusion_matrix(pred: np.ndarray, gt: np.ndarray, num_ids: int, void_id: int = 0) -> np.ndarray:
-    """num_ids x num_ids int64 counts, rows = ground truth id, columns = predicted id; void gt pixels skipped."""
-    pred = np.asarray(pred)
-    gt = np.asarray(gt)
-    if pred.shape != gt.shape:
-        raise MapError(f"predicted labels {pred.shape} and ground-truth labels {gt.shape} differ in shape")
-    keep = gt != void_id
-    p = pred[keep].astype(np.int64)
-    g = gt[keep].astype(np.int64)
-    if p.size and (min(p.min(), g.min()) < 0 or max(p.max(), g.max()) >= num_ids):
-        raise MapError(f"label ids outside 0..{num_ids - 1}")
-    return np.bincount(g * num_ids + p, minlength=num_ids * num_ids).reshape(num_ids, num_ids)
-
-
 def label_metrics(pred: np.ndarray, gt: np.ndarray, num_ids: int | None = None, void_id: int = 0) -> LabelMetrics:
     """Pixel accuracy, class-average accuracy and IoU of predicted (rendered) labels against ground truth.
 
     Args:
         pred, gt: H x W integer class ids (or stacks of them); ``void_id`` in gt is ignored.
         num_ids: number of ids including void (default: 1 + the largest id seen).
+    Raises:
+        LabelSetError: shapes differ or an id is outside 0..num_ids-1. MapError: no labelled pixel.
     """
     if num_ids is None:
         num_ids = int(max(np.max(pred, initial=0), np.max(gt, initial=0))) + 1
@@ -330,19 +319,13 @@ def label_metrics(pred: np.ndarray, gt: np.ndarray, num_ids: int | None = None, 
     total = int(cm.sum())
     if total == 0:
         raise MapError("label metrics need at least one non-void ground-truth pixel")
-    gt_count = cm.sum(axis=1)
-    pred_count = cm.sum(axis=0)
-    diag = np.diag(cm)
-    per_acc = {c: float(diag[c] / gt_count[c]) for c in range(num_ids) if c != void_id and gt_count[c] > 0}
-    per_iou = {}
-    for c in range(num_ids):
-        if c == void_id:
-            continue
-        union = gt_count[c] + pred_count[c] - diag[c]
-        if union > 0:
-            per_iou[c] = float(diag[c] / union)
+    # void is never a class: its column holds labelled pixels the map left unlabelled (counted as wrong)
+    acc = per_class_accuracy(cm)
+    iou = per_class_iou(cm)
+    per_acc = {c: float(acc[c]) for c in range(num_ids) if c != void_id and not np.isnan(acc[c])}
+    per_iou = {c: float(iou[c]) for c in range(num_ids) if c != void_id and not np.isnan(iou[c])}
     return LabelMetrics(
-        pixel_accuracy=float(diag.sum() / total),
+        pixel_accuracy=pixel_accuracy(cm),
         class_average_accuracy=float(np.mean(list(per_acc.values()))),
         mean_iou=float(np.mean(list(per_iou.values()))),
         per_class_accuracy=per_acc,

@@ -203,13 +203,11 @@ def save_checkpoint(path: str | Path, model: JointNet, **meta: Any) -> Path:
 def export_half(model: torch.nn.Module, path: str | Path, **meta: Any) -> Path:
     """Write the weights in half precision (slamseg format) plus ``<name>.json`` with its metadata/metrics."""
     import copy
-    import json
 
-    from slamseg.sequences.atomic import atomic_write_text
+    from slamseg.sequences.atomic import atomic_write_json
 
     path = Path(path)
     half = copy.deepcopy(model).cpu().half()
     save_checkpoint(path, half, **meta)
-    atomic_write_text(path.with_suffix(".json"), json.dumps({k: meta.get(k) for k in ("metrics", "training")},
-                                                           indent=2) + "\n")
+    atomic_write_json(path.with_suffix(".json"), {k: meta.get(k) for k in ("metrics", "training")})
     return path

@@ -18,6 +18,8 @@ import math
 
 import numpy as np
 
+from slamseg.sequences import label_metrics as lm
+
 # Eigen et al.'s NYU evaluation crop of 640 x 480 images: rows 45..470, columns 41..600 (end exclusive below).
 NYU_CROP_640x480 = (45, 471, 41, 601)
 
@@ -43,32 +45,19 @@ class SegmentationMetrics:
         self.confusion = np.zeros((num_classes, num_classes), dtype=np.int64)  # rows: gt, columns: prediction
 
     def update(self, pred: np.ndarray, gt: np.ndarray) -> None:
-        pred = np.asarray(pred).reshape(-1).astype(np.int64)
-        gt = np.asarray(gt).reshape(-1).astype(np.int64)
-        if pred.shape != gt.shape:
-            raise ValueError(f"prediction has {pred.size} pixels, ground truth {gt.size}")
-        keep = (gt >= 0) & (gt < self.num_classes)
-        k = self.num_classes
-        self.confusion += np.bincount(gt[keep] * k + pred[keep], minlength=k * k).reshape(k, k)
+        """Add the pixels of one prediction (any shape, channel ids) and its ground truth to the matrix."""
+        self.confusion += lm.confusion_matrix(pred, gt, self.num_classes, void_id=None, skip_unknown_gt=True)
 
     def per_class_iou(self) -> np.ndarray:
         """K IoUs; NaN for a class absent from both ground truth and prediction."""
-        tp = np.diag(self.confusion).astype(np.float64)
-        union = self.confusion.sum(0) + self.confusion.sum(1) - tp
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(union > 0, tp / np.maximum(union, 1), np.nan)
+        return lm.per_class_iou(self.confusion)
 
     def compute(self) -> dict[str, float]:
         """{"miou", "pixel_acc", "mean_class_acc"} as fractions in [0, 1] (NaN when nothing was counted)."""
-        tp = np.diag(self.confusion).astype(np.float64)
-        gt_count = self.confusion.sum(1)
-        total = self.confusion.sum()
-        iou = self.per_class_iou()
-        present = gt_count > 0
         return {
-            "miou": float(np.nanmean(iou)) if np.any(~np.isnan(iou)) else math.nan,
-            "pixel_acc": float(tp.sum() / total) if total else math.nan,
-            "mean_class_acc": float(np.mean(tp[present] / gt_count[present])) if present.any() else math.nan,
+            "miou": lm.mean_defined(lm.per_class_iou(self.confusion)),
+            "pixel_acc": lm.pixel_accuracy(self.confusion),
+            "mean_class_acc": lm.mean_defined(lm.per_class_accuracy(self.confusion)),
         }
 
 

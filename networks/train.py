@@ -205,12 +205,12 @@ class Trainer:
 
     def _save(self, step: int, stage_index: int, batch: int, updater: Updater, metrics: dict | None) -> None:
         from slamseg.networks.checkpoints import save_checkpoint
-        from slamseg.sequences.atomic import atomic_path
+        from slamseg.sequences.atomic import atomic_path, strict_json_data
 
         if not self.dist.is_main:
             return
         ckpt = self.run_dir / "checkpoints" / f"step_{step:06d}.pt"
-        save_checkpoint(ckpt, self.model, training=_plain(asdict(self.cfg)), metrics=metrics)
+        save_checkpoint(ckpt, self.model, training=strict_json_data(asdict(self.cfg)), metrics=metrics)
         # at a stage's end the next stage starts with fresh optimisers (its own learning rates)
         state = {"step": step, "stage": stage_index, "batch": batch,
                  "updater": updater.state_dict() if batch else None,
@@ -364,34 +364,15 @@ class Trainer:
     def _finish(self, step: int, metrics: dict[str, Any]) -> None:
         from slamseg.networks.checkpoints import export_half, save_checkpoint
         from slamseg.networks.evaluate import markdown_tables
-        from slamseg.sequences.atomic import atomic_write_text
+        from slamseg.sequences.atomic import atomic_write_json, atomic_write_text, strict_json_data
 
-        summary = {"steps": step, "eval": metrics}
-        save_checkpoint(self.run_dir / "model.pt", self.model, training=_plain(asdict(self.cfg)),
-                        metrics=_plain(metrics) or None)
-        import json
-
-        atomic_write_text(self.run_dir / "metrics.json", json.dumps(_plain(summary), indent=2, allow_nan=False) + "\n")
+        training = strict_json_data(asdict(self.cfg))
+        save_checkpoint(self.run_dir / "model.pt", self.model, training=training,
+                        metrics=strict_json_data(metrics) or None)
+        atomic_write_json(self.run_dir / "metrics.json", {"steps": step, "eval": metrics})
         if metrics:
             atomic_write_text(self.run_dir / "eval.md", markdown_tables(metrics, self.model.arch))
         train_log.plot_log(self.run_dir / "log.csv", self.run_dir / "losses.png")
         train_log.plot_metrics(self.run_dir / "metrics.csv", self.run_dir / "metrics.png")
         if self.cfg.export:
-            export_half(self.model, self.cfg.export, training=_plain(asdict(self.cfg)), metrics=_plain(metrics))
-
-
-def _plain(obj: Any) -> Any:
-    """Config / metrics -> plain strict-JSON data (paths and tuples to str / list; NaN / infinity, e.g. the IoU
-    of a class absent from the data, to None = null)."""
-    if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, (np.floating, np.integer)):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
+            export_half(self.model, self.cfg.export, training=training, metrics=strict_json_data(metrics))

@@ -1,4 +1,4 @@
-"""Rigid poses: quaternions, slerp interpolation and trajectory files (TUM, Redwood .log, ICL-NUIM .gt.sim).
+"""Rigid poses: quaternions, slerp, rotation angles and trajectory files (TUM, Redwood .log, ICL-NUIM .gt.sim).
 
 Conventions: a pose is a 4 x 4 float64 camera-to-world matrix; quaternions are scalar-last ``(qx, qy, qz, qw)``
 as in TUM files. Trajectory readers raise :class:`SequenceFormatError` naming the file and line.
@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from scipy.spatial.transform import Rotation, Slerp
 
 from slamseg.sequences.atomic import atomic_write_text
 from slamseg.sequences.errors import SequenceFormatError
@@ -23,105 +24,112 @@ def quat_to_matrix(q: np.ndarray) -> np.ndarray:
         (..., 3, 3) float64 rotation matrices.
     """
     q = np.asarray(q, dtype=np.float64)
-    norm = np.linalg.norm(q, axis=-1, keepdims=True)
-    if np.any(norm < 1e-12):
+    # scipy refuses only exact zeros; a norm this small is a broken file, not a rotation
+    if np.any(np.linalg.norm(q, axis=-1) < 1e-12):
         raise ValueError("zero quaternion")
-    x, y, z, w = np.moveaxis(q / norm, -1, 0)
-    return np.stack(
-        [
-            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
-            np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
-            np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
-        ],
-        -2,
-    )
+    batch = q.shape[:-1]
+    if q.size == 0:
+        return np.zeros((*batch, 3, 3))
+    # scipy's default order is scalar-last, TUM's
+    return Rotation.from_quat(q.reshape(-1, 4)).as_matrix().reshape(*batch, 3, 3)
 
 
 def matrix_to_quat(rotation: np.ndarray) -> np.ndarray:
-    """Quaternions ``(qx, qy, qz, qw)`` with ``qw >= 0`` from (..., 3, 3) rotation matrices (Shepperd's method)."""
+    """Quaternions ``(qx, qy, qz, qw)`` with ``qw >= 0`` from (..., 3, 3) rotation matrices.
+
+    A matrix that is not exactly orthonormal is taken as its nearest rotation. Raises ValueError for non-finite
+    matrices and for ones with a non-positive determinant (reflections).
+    """
     m = np.asarray(rotation, dtype=np.float64)
     batch = m.shape[:-2]
-    m = m.reshape(-1, 3, 3)
-    out = np.empty((m.shape[0], 4))
-    for i, r in enumerate(m):
-        trace = r[0, 0] + r[1, 1] + r[2, 2]
-        # Pick the largest of w, x, y, z to divide by: numerically stable for every rotation angle.
-        if trace > 0:
-            s = 2.0 * np.sqrt(trace + 1.0)
-            q = [(r[2, 1] - r[1, 2]) / s, (r[0, 2] - r[2, 0]) / s, (r[1, 0] - r[0, 1]) / s, 0.25 * s]
-        elif r[0, 0] > r[1, 1] and r[0, 0] > r[2, 2]:
-            s = 2.0 * np.sqrt(1.0 + r[0, 0] - r[1, 1] - r[2, 2])
-            q = [0.25 * s, (r[0, 1] + r[1, 0]) / s, (r[0, 2] + r[2, 0]) / s, (r[2, 1] - r[1, 2]) / s]
-        elif r[1, 1] > r[2, 2]:
-            s = 2.0 * np.sqrt(1.0 + r[1, 1] - r[0, 0] - r[2, 2])
-            q = [(r[0, 1] + r[1, 0]) / s, 0.25 * s, (r[1, 2] + r[2, 1]) / s, (r[0, 2] - r[2, 0]) / s]
-        else:
-            s = 2.0 * np.sqrt(1.0 + r[2, 2] - r[0, 0] - r[1, 1])
-            q = [(r[0, 2] + r[2, 0]) / s, (r[1, 2] + r[2, 1]) / s, 0.25 * s, (r[1, 0] - r[0, 1]) / s]
-        q = np.array(q) / np.linalg.norm(q)
-        out[i] = -q if q[3] < 0 else q
-    return out.reshape(*batch, 4)
+    if m.size == 0:
+        return np.zeros((*batch, 4))
+    if not np.all(np.isfinite(m)):
+        raise ValueError("non-finite rotation matrix")
+    q = Rotation.from_matrix(m.reshape(-1, 3, 3)).as_quat()
+    # q and -q are the same rotation; files keep the half with a non-negative scalar part
+    q[q[:, 3] < 0] *= -1.0
+    return q.reshape(*batch, 4)
 
 
 def slerp(q0: np.ndarray, q1: np.ndarray, t: float) -> np.ndarray:
-    """Spherical linear interpolation between unit quaternions (scalar-last), shortest arc; t in [0, 1]."""
-    q0 = np.asarray(q0, dtype=np.float64) / np.linalg.norm(q0)
-    q1 = np.asarray(q1, dtype=np.float64) / np.linalg.norm(q1)
-    dot = float(np.dot(q0, q1))
-    if dot < 0.0:  # q and -q are the same rotation: take the short way round
-        q1, dot = -q1, -dot
-    if dot > 0.9995:  # nearly parallel: lerp is exact to 1e-7 and avoids dividing by sin(~0)
-        q = q0 + t * (q1 - q0)
-        return q / np.linalg.norm(q)
-    theta = np.arccos(min(dot, 1.0))
-    return (np.sin((1 - t) * theta) * q0 + np.sin(t * theta) * q1) / np.sin(theta)
+    """Spherical linear interpolation between unit quaternions (scalar-last), shortest arc; t in [0, 1].
+
+    Returns the (4,) unit quaternion on the same side as ``q0`` (non-negative dot product with it); scipy raises
+    ValueError for a zero quaternion or t outside [0, 1].
+    """
+    q0 = np.asarray(q0, dtype=np.float64)
+    ends = Rotation.from_quat(np.stack([q0, np.asarray(q1, dtype=np.float64)]))
+    # scipy interpolates the rotations, which always takes the shorter of the two arcs
+    q = Slerp([0.0, 1.0], ends)(t).as_quat()
+    return -q if np.dot(q, q0) < 0 else q
 
 
-def pose_from_tum(values: np.ndarray) -> np.ndarray:
-    """4 x 4 pose from TUM values ``(tx, ty, tz, qx, qy, qz, qw)`` (metres; camera-to-world)."""
-    values = np.asarray(values, dtype=np.float64)
-    pose = np.eye(4)
-    pose[:3, :3] = quat_to_matrix(values[3:7])
-    pose[:3, 3] = values[:3]
-    return pose
+def rotation_angle(rot: np.ndarray) -> np.ndarray:
+    """Angle in radians of rotation matrices (... x 3 x 3), in [0, pi].
+
+    From the trace (``cos = (tr R - 1) / 2``, clipped to [-1, 1] against rounding), so any matrix gets an angle,
+    NaN for non-finite ones. arccos is flat near 0 and pi: there the angle is good to about 1e-8 rad.
+    """
+    cos = (np.trace(rot, axis1=-2, axis2=-1) - 1.0) / 2.0
+    return np.arccos(np.clip(cos, -1.0, 1.0))
 
 
 def pose_to_tum(pose: np.ndarray) -> np.ndarray:
-    """``(tx, ty, tz, qx, qy, qz, qw)`` of a 4 x 4 pose."""
+    """``(tx, ty, tz, qx, qy, qz, qw)`` of (..., 4, 4) poses: (..., 7) float64."""
     pose = np.asarray(pose, dtype=np.float64)
-    return np.concatenate([pose[:3, 3], matrix_to_quat(pose[:3, :3])])
+    return np.concatenate([pose[..., :3, 3], matrix_to_quat(pose[..., :3, :3])], axis=-1)
+
+
+def interpolate_poses(
+    timestamps: np.ndarray, poses: np.ndarray, queries: np.ndarray, max_gap: float = 0.1
+) -> list[np.ndarray | None]:
+    """Poses at times ``queries`` by linear (translation) + slerp (rotation) interpolation of a trajectory.
+
+    Args:
+        timestamps: (N,) sorted seconds.
+        poses: (N, 4, 4) camera-to-world.
+        queries: (M,) seconds.
+        max_gap: seconds; the two bracketing samples must be at most this far apart (an exact hit always counts).
+    Returns:
+        M entries: a 4 x 4 float64 pose, or None outside the trajectory or across a gap larger than ``max_gap``.
+    """
+    stamps = np.asarray(timestamps, dtype=np.float64)
+    queries = np.asarray(queries, dtype=np.float64).reshape(-1)
+    out: list[np.ndarray | None] = [None] * len(queries)
+    n = len(stamps)
+    if n == 0 or len(queries) == 0:
+        return out
+    poses = np.asarray(poses, dtype=np.float64)
+    j = np.searchsorted(stamps, queries, side="left")
+    # only the sample at or after the query counts as an exact hit
+    exact = (j < n) & (np.abs(stamps[np.minimum(j, n - 1)] - queries) < 1e-9)
+    for k in np.flatnonzero(exact):
+        out[k] = poses[j[k]].copy()
+    inside = np.flatnonzero(~exact & (j > 0) & (j < n))
+    inside = inside[stamps[j[inside]] - stamps[j[inside] - 1] <= max_gap]
+    if inside.size == 0:
+        return out
+    hi = j[inside]
+    lo = hi - 1
+    a = (queries[inside] - stamps[lo]) / (stamps[hi] - stamps[lo])
+    # scipy's Slerp computes exactly this (r0 * exp(a log(r0^-1 r1))); written out because each query has its own
+    # pair of samples and Slerp needs strictly increasing key times, which duplicated stamps in a file break
+    r0 = Rotation.from_matrix(poses[lo, :3, :3])
+    step = (r0.inv() * Rotation.from_matrix(poses[hi, :3, :3])).as_rotvec()
+    interpolated = np.tile(np.eye(4), (len(inside), 1, 1))
+    interpolated[:, :3, :3] = (r0 * Rotation.from_rotvec(a[:, None] * step)).as_matrix()
+    interpolated[:, :3, 3] = (1 - a)[:, None] * poses[lo, :3, 3] + a[:, None] * poses[hi, :3, 3]
+    for k, pose in zip(inside, interpolated):
+        out[k] = pose
+    return out
 
 
 def interpolate_pose(
     timestamps: np.ndarray, poses: np.ndarray, query: float, max_gap: float = 0.1
 ) -> np.ndarray | None:
-    """Pose at time ``query`` by linear (translation) + slerp (rotation) interpolation of a trajectory.
-
-    Args:
-        timestamps: (N,) sorted seconds.
-        poses: (N, 4, 4) camera-to-world.
-        query: seconds.
-        max_gap: seconds; the two bracketing samples must be at most this far apart (an exact hit always counts).
-    Returns:
-        4 x 4 float64 pose, or None outside the trajectory or across a gap larger than ``max_gap``.
-    """
-    n = len(timestamps)
-    if n == 0:
-        return None
-    j = int(np.searchsorted(timestamps, query, side="left"))
-    if j < n and abs(timestamps[j] - query) < 1e-9:
-        return poses[j].copy()
-    if j == 0 or j == n:
-        return None
-    t0, t1 = timestamps[j - 1], timestamps[j]
-    if t1 - t0 > max_gap:
-        return None
-    a = (query - t0) / (t1 - t0)
-    q = slerp(matrix_to_quat(poses[j - 1][:3, :3]), matrix_to_quat(poses[j][:3, :3]), a)
-    out = np.eye(4)
-    out[:3, :3] = quat_to_matrix(q)
-    out[:3, 3] = (1 - a) * poses[j - 1][:3, 3] + a * poses[j][:3, 3]
-    return out
+    """Pose at one time ``query`` (seconds): :func:`interpolate_poses` for a single query; None where it has none."""
+    return interpolate_poses(timestamps, poses, np.array([query]), max_gap)[0]
 
 
 def _data_lines(path: Path) -> list[tuple[int, list[str]]]:
@@ -186,8 +194,8 @@ def format_tum_trajectory(timestamps: np.ndarray, poses: np.ndarray, title: str 
     if poses.ndim != 3 or poses.shape[1:] != (4, 4) or len(poses) != len(timestamps):
         raise SequenceFormatError(f"need N timestamps and N x 4 x 4 poses, got {timestamps.shape} and {poses.shape}")
     lines = [f"# {title} (camera-to-world)", "# timestamp tx ty tz qx qy qz qw"]
-    for t, pose in zip(timestamps, poses):
-        lines.append(f"{t:.6f} " + " ".join(f"{v:.9f}" for v in pose_to_tum(pose)))
+    for t, values in zip(timestamps, pose_to_tum(poses)):  # all quaternions at once: scipy is slow per call
+        lines.append(f"{t:.6f} " + " ".join(f"{v:.9f}" for v in values))
     return "\n".join(lines) + "\n"
 
 

@@ -7,9 +7,7 @@ under the final name is always complete. An interrupted run leaves its ``.partia
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import os
 import shutil
 import time
@@ -18,32 +16,9 @@ from typing import Any
 
 from slamseg.config import dump_yaml
 from slamseg.errors import RunFolderError
-from slamseg.sequences.atomic import atomic_write_text
+from slamseg.sequences.atomic import atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
-
-
-def _json_default(obj: Any) -> Any:
-    # numpy scalars and arrays appear in metrics; keep this module free of a numpy import by duck typing.
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
-
-
-def strict_json_data(obj: Any) -> Any:
-    """``obj`` with numpy values made plain and NaN / infinity replaced by None (JSON has no NaN: a metric that
-    is undefined, e.g. the IoU of a class absent from the data, is written as null)."""
-    if hasattr(obj, "tolist"):
-        obj = obj.tolist()
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): strict_json_data(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [strict_json_data(v) for v in obj]
-    return obj
 
 
 def command_settings(command: str, args: Any) -> dict[str, Any]:
@@ -134,7 +109,7 @@ class RunFolder:
             _UNFINISHED.append(self.path)  # a failed run of a command without --resume leaves nothing behind
         marker = self.path / MARKER
         if not marker.exists():  # written first: whatever is in here from now on, slamseg made
-            atomic_write_text(marker, json.dumps({"command": command, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}))
+            atomic_write_json(marker, {"command": command, "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
 
     def file(self, name: str) -> Path:
         """Path of ``name`` inside the (working) run folder; parent folders are created."""
@@ -150,8 +125,9 @@ class RunFolder:
 
     def write_json(self, name: str, data: Any) -> Path:
         """Write strict JSON (numpy values converted, NaN / infinity as null) atomically."""
-        text = json.dumps(strict_json_data(data), indent=2, default=_json_default, allow_nan=False)
-        return self.write_text(name, text + "\n")
+        p = self.file(name)
+        atomic_write_json(p, data)
+        return p
 
     def write_config(self, config: Any) -> Path:
         """Write the resolved config as ``config.yaml``."""

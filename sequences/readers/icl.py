@@ -27,7 +27,7 @@ import numpy as np
 from slamseg.sequences.camera import Camera
 from slamseg.sequences.errors import SequenceFormatError
 from slamseg.sequences.imageio_utils import image_size
-from slamseg.sequences.poses import interpolate_pose, read_gt_sim, read_log_trajectory, read_tum_trajectory
+from slamseg.sequences.poses import interpolate_poses, read_gt_sim, read_log_trajectory, read_tum_trajectory
 from slamseg.sequences.readers.rgbd_list import FrameEntry, RgbdListSequence
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def open_icl(path: Path, max_pose_gap: float = 0.1, strict: bool = True) -> Rgbd
             poses[k] = icl_pose_to_opencv(sim_poses[k])
     elif (root / "groundtruth.txt").is_file():
         gt_t, gt_p = read_tum_trajectory(root / "groundtruth.txt")
-        poses = [interpolate_pose(gt_t, gt_p, t, max_pose_gap) for t, *_ in rows]
+        poses = interpolate_poses(gt_t, gt_p, np.array([row[0] for row in rows]), max_pose_gap)
 
     entries = [FrameEntry(timestamp=t, rgb=rgb, depth=depth, pose=pose, meta={"time_diff": diff})
                for (t, rgb, depth, diff), pose in zip(rows, poses)]

@@ -25,11 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
+from slamseg.sequences.association import associate_stamps
 from slamseg.sequences.camera import Camera
 from slamseg.sequences.errors import SequenceFormatError
 from slamseg.sequences.imageio_utils import image_size
 from slamseg.sequences.labelsets import get_label_set
-from slamseg.sequences.poses import interpolate_pose, read_tum_trajectory
+from slamseg.sequences.poses import interpolate_poses, read_tum_trajectory
 from slamseg.sequences.readers.rgbd_list import FrameEntry, RgbdListSequence
 
 log = logging.getLogger(__name__)
@@ -73,41 +74,16 @@ def read_tum_list(path: Path) -> list[tuple[float, str]]:
 def associate(
     first: np.ndarray, second: np.ndarray, max_difference: float = 0.02, offset: float = 0.0
 ) -> list[tuple[int, int]]:
-    """Associate two timestamp lists as TUM's ``associate.py`` does.
-
-    Candidates are pairs with ``|a - (b + offset)| < max_difference``; they are accepted greedily by increasing
-    difference, each stamp at most once. Vectorised candidate search (sorted ``second`` + searchsorted), so long
-    sequences do not pay the tool's O(N*M) pair list.
+    """Associate two timestamp lists as TUM's ``associate.py`` does (its 0.02 s default and strict ``<``).
 
     Args:
-        first, second: (N,), (M,) seconds.
+        first, second: (N,), (M,) seconds; ``offset`` (seconds) is added to ``second``.
     Returns:
-        (index into first, index into second) pairs sorted by the first index.
+        (index into first, index into second) pairs sorted by the first index; see
+        :func:`~slamseg.sequences.association.associate_stamps` for the rule.
     """
-    first = np.asarray(first, dtype=np.float64)
-    second = np.asarray(second, dtype=np.float64) + offset
-    if len(first) == 0 or len(second) == 0:
-        return []
-    order = np.argsort(second, kind="stable")
-    sorted_second = second[order]
-    lo = np.searchsorted(sorted_second, first - max_difference, side="left")
-    hi = np.searchsorted(sorted_second, first + max_difference, side="right")
-    counts = hi - lo
-    rows = np.repeat(np.arange(len(first)), counts)
-    cols = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)]) if counts.sum() else np.zeros(0, int)
-    diffs = np.abs(first[rows] - sorted_second[cols])
-    keep = diffs < max_difference
-    rows, cols, diffs = rows[keep], order[cols[keep]], diffs[keep]
-    # Sort by (difference, first stamp, second stamp) like sorting the tool's (diff, a, b) tuples.
-    ranking = np.lexsort((second[cols], first[rows], diffs))
-    used_first, used_second, pairs = set(), set(), []
-    for k in ranking:
-        a, b = int(rows[k]), int(cols[k])
-        if a not in used_first and b not in used_second:
-            used_first.add(a)
-            used_second.add(b)
-            pairs.append((a, b))
-    return sorted(pairs)
+    index_first, index_second = associate_stamps(first, second, max_difference, offset)
+    return list(zip(index_first.tolist(), index_second.tolist()))
 
 
 def intrinsics_from_name(name: str) -> tuple[tuple[float, float, float, float], tuple[float, ...] | None] | None:
@@ -178,14 +154,15 @@ def open_tum(
     labels = _by_stamp(read_tum_list(root / "labels.txt"), root) if (root / "labels.txt").is_file() else {}
     normals = _by_stamp(read_tum_list(root / "normals.txt"), root) if (root / "normals.txt").is_file() else {}
 
+    gt_at_frames = interpolate_poses(gt_stamps, gt_poses, np.array([rgb_list[i][0] for i, _ in pairs]), max_pose_gap)
     entries = []
-    for i, j in pairs:
+    for (i, j), pose in zip(pairs, gt_at_frames):
         t, rel = rgb_list[i]
         key = round(t * 1e6)
         entry = FrameEntry(
             timestamp=t,
             rgb=root / rel,
-            pose=interpolate_pose(gt_stamps, gt_poses, t, max_pose_gap),
+            pose=pose,
             labels=labels.get(key),
             normals=normals.get(key),
         )

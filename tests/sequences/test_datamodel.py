@@ -77,6 +77,25 @@ def test_atomic_files_get_the_umask_permissions(tmp_path) -> None:
     assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o644
 
 
+def test_atomic_json_is_strict_with_plain_values(tmp_path) -> None:
+    import json
+    from collections import OrderedDict
+    from pathlib import Path
+
+    from slamseg.sequences.atomic import atomic_write_json
+
+    data = OrderedDict(iou=np.array([0.5, np.nan]), rmse=float("inf"), n=np.int64(3), ok=np.bool_(True),
+                       rows=[(1.0, float("nan"))], path=Path("a/b.txt"), nested={1: np.float32(0.25)})
+    atomic_write_json(tmp_path / "m.json", data)
+    text = (tmp_path / "m.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text and text.endswith("}\n")
+    assert json.loads(text) == {"iou": [0.5, None], "rmse": None, "n": 3, "ok": True, "rows": [[1.0, None]],
+                                "path": "a/b.txt", "nested": {"1": 0.25}}
+    with pytest.raises(TypeError):
+        atomic_write_json(tmp_path / "bad.json", {"x": object()})
+    assert not (tmp_path / "bad.json").exists()
+
+
 @pytest.mark.parametrize(("values", "message"), [
     ((float("nan"), 500.0, 319.5, 239.5), "finite"),
     ((-500.0, 500.0, 319.5, 239.5), "positive"),
