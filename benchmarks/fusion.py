@@ -29,6 +29,7 @@ import open3d.core as o3c
 
 from slamseg.fusion.params import TSDFParams
 from slamseg.fusion.tsdf import OPEN3D_PLAIN_BYTES_PER_VOXEL, SemanticTSDF
+from slamseg.runtime import configure_runtime
 from slamseg.sequences import Camera, get_label_set
 
 CAM = Camera(fx=525.0, fy=525.0, cx=319.5, cy=239.5, width=640, height=480)
@@ -222,6 +223,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict]] = {
 
 
 def main() -> None:
+    configure_runtime()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=1000, help="frames of the long sequence")
     parser.add_argument("--only", nargs="*", choices=sorted(BENCHMARKS), help="run only these benchmarks")

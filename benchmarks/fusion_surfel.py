@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from slamseg.fusion.surfel import SurfelMap, SurfelParams
+from slamseg.runtime import configure_runtime
 from slamseg.sequences import Camera
 
 CAM = Camera(fx=525.0, fy=525.0, cx=319.5, cy=239.5, width=640, height=480)
@@ -84,6 +85,7 @@ def bench_long(frames: int, stride: int) -> dict:
 
 
 def main() -> None:
+    configure_runtime()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--stride", type=int, default=1)

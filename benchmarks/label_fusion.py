@@ -38,6 +38,7 @@ from slamseg.pipelines.reconstruct_config import ReconstructConfig
 from slamseg.pipelines.synth import write_synthetic_sequence
 from slamseg.pipelines.synth_config import SynthConfig
 from slamseg.runs import RunFolder
+from slamseg.runtime import configure_runtime
 from slamseg.sequences import get_label_set, get_mapping, open_sequence
 
 RESULTS = Path(__file__).resolve().parent / "results" / "label_fusion.json"
@@ -114,6 +115,7 @@ def changed_object(room: Path, clamp: float, seed: int) -> dict:
 
 
 def main() -> None:
+    configure_runtime()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])

@@ -24,8 +24,9 @@ import torch
 
 from slamseg.networks import build_model, load_model
 from slamseg.networks.complexity import count_macs, count_parameters
-from slamseg.networks.fast import prepare, retain_freed_memory
+from slamseg.networks.fast import prepare
 from slamseg.sequences.atomic import atomic_write_text
+from slamseg.sequences.runtime import prefer_openmp_for_numba, retain_freed_memory
 
 RESULTS = Path(__file__).resolve().parent / "results" / "network.json"
 DEFAULT_CKPT = Path(__file__).resolve().parent.parent / "tests" / "data" / "authors_net" / "ExpNYUD_joint_random.ckpt"
@@ -63,6 +64,7 @@ def time_interleaved(nets: dict[str, tuple], iters: int, warmup: int) -> dict[st
 
 
 def main() -> None:
+    prefer_openmp_for_numba()  # malloc retention is this benchmark's own option (--no-retain-memory)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iters", type=int, default=100, help="timed forward passes per path (default 100)")
     parser.add_argument("--warmup", type=int, default=10, help="untimed passes first (default 10)")

@@ -26,6 +26,7 @@ from slamseg.pipelines.reconstruct_config import ReconstructConfig
 from slamseg.pipelines.synth import write_synthetic_sequence
 from slamseg.pipelines.synth_config import SynthConfig
 from slamseg.runs import RunFolder
+from slamseg.runtime import configure_runtime
 from slamseg.sequences.atomic import atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results" / "pipeline.json"
@@ -48,6 +49,7 @@ def bench(sequence: Path, tmp: Path, name: str, **settings) -> dict:
 
 
 def main() -> None:
+    configure_runtime()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--checkpoint", default=None)

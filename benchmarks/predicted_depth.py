@@ -24,6 +24,7 @@ from slamseg.pipelines.reconstruct import run_reconstruct
 from slamseg.pipelines.synth import write_synthetic_sequence
 from slamseg.pipelines.synth_config import SynthConfig
 from slamseg.runs import RunFolder
+from slamseg.runtime import configure_runtime
 
 RESULTS = Path(__file__).resolve().parent / "results" / "predicted_depth.json"
 JUMPS = (None, 0.2, 0.1, 0.05)
@@ -44,6 +45,7 @@ def one(room: Path, out: Path, jump: float | None, tracking: str) -> dict:
 
 
 def main() -> None:
+    configure_runtime()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--frames", type=int, default=60)

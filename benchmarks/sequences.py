@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from slamseg.runtime import configure_runtime
 from slamseg.sequences import Camera, Frame, open_sequence
 from slamseg.sequences.atomic import atomic_write_text
 from slamseg.sequences.imageio_utils import pyspng, set_png_decoder
@@ -115,6 +116,7 @@ ROWS: list[tuple[str, Callable[[Path, int], dict]]] = [
 
 
 def main() -> None:
+    configure_runtime()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=60, help="frames read per row")
     args = parser.parse_args()

@@ -36,6 +36,7 @@ from slamseg.fusion.posegraph import loop_closure_for
 from slamseg.fusion.tracking import TrackerConfig
 from slamseg.fusion.tsdf import SemanticTSDF
 from slamseg.pipelines.trajectory_evaluation import trajectory_metrics
+from slamseg.runtime import configure_runtime
 from slamseg.sequences import Frame, open_sequence
 from slamseg.slam import SemanticSLAM, make_tracker
 
@@ -191,6 +192,7 @@ def _cpu() -> str:
 
 
 def main() -> None:
+    configure_runtime()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", choices=sorted(BENCHMARKS), help="run only these benchmarks")
     parser.add_argument("--synthetic-frames", type=int, default=300)

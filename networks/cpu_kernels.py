@@ -23,9 +23,6 @@ import numpy as np
 import torch
 from torch import nn
 
-# As in fusion/numba_setup.py: OpenMP first (the TBB of Debian 12 is too old for numba and warns on every run).
-nb.config.THREADING_LAYER_PRIORITY = ["omp", "workqueue", "tbb"]
-
 _BAND = 16  # output rows per parallel task: 4 halo rows of horizontal maxima are recomputed per band
 
 # No "contract" flag: a fused multiply-add would round differently from PyTorch's separate scale and sum.

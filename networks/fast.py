@@ -8,10 +8,7 @@ up to floating-point rounding; tests/networks/test_predictor.py checks each one 
 from __future__ import annotations
 
 import copy
-import ctypes
-import ctypes.util
 import logging
-import sys
 from collections.abc import Callable
 
 import torch
@@ -19,6 +16,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from slamseg.networks.errors import NetworkError
+from slamseg.sequences.runtime import retain_freed_memory  # noqa: F401  (re-exported: benchmarks use it here)
 
 log = logging.getLogger(__name__)
 
@@ -46,34 +44,6 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
 
 
 # glibc mallopt parameters (malloc.h)
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_THRESHOLD = -3
-_RETAINED = False
-
-
-def retain_freed_memory(threshold_bytes: int = 1 << 30) -> bool:
-    """Keep freed memory in the process (glibc only) so that each forward pass does not fault its buffers in again.
-
-    By default glibc serves blocks over its (adaptive, at most 32 MB) mmap threshold by mmap and gives them back
-    on free; at 640x480 the network's ~20 MB activations then cost ~14,000 page faults (~35 ms of kernel time on
-    2 cores) per forward pass. Raising the mmap and trim thresholds makes such blocks come from the heap and stay
-    there for reuse; the process keeps up to its peak usage. Process-wide; applied once. Returns whether the
-    setting is in effect (False off glibc).
-    """
-    global _RETAINED
-    if _RETAINED:
-        return True
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        ok = libc.mallopt(_M_MMAP_THRESHOLD, threshold_bytes) == 1 and libc.mallopt(_M_TRIM_THRESHOLD,
-                                                                                    threshold_bytes) == 1
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
-        return False
-    _RETAINED = ok
-    log.debug("malloc retains freed memory: %s", ok)
-    return ok
 
 
 def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:

@@ -20,8 +20,9 @@ import torch
 
 from slamseg.networks.checkpoints import default_meta, load_model
 from slamseg.networks.errors import NetworkError
-from slamseg.networks.fast import prepare, resolve_dtype, retain_freed_memory
+from slamseg.networks.fast import prepare, resolve_dtype
 from slamseg.networks.refinenet import JointNet
+from slamseg.sequences.runtime import retain_freed_memory
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,9 @@ class Predictor:
         cpu_kernels: the decoder's CPU stand-ins (networks/cpu_kernels.py); None = on in "fast" mode wherever
             they apply (CPU, float32, channels-last, neither compile nor jit).
         retain_memory: on CPU, keep freed memory in the process for the next frame (glibc malloc setting, process-
-            wide; see :func:`slamseg.networks.fast.retain_freed_memory`): ~20 % faster at 640 x 480.
+            wide; see :func:`slamseg.sequences.runtime.retain_freed_memory`): ~20 % faster at 640 x 480. Off by
+            default: a library does not change the process unless asked; the ``slamseg`` command and
+            :func:`slamseg.configure_runtime` turn it on.
         dtype: "float32" (default), "bfloat16", or "float16" (CUDA only). Outputs are float32 either way.
         compile: serve through ``torch.compile`` (first call per input size compiles: seconds to minutes).
         jit: serve through a frozen TorchScript trace (traced at the first call's input size).
@@ -110,7 +113,7 @@ class Predictor:
                  class_slice: tuple[int, int] | str | None = None, label_set: str | None = None,
                  num_threads: int | None = None, depth_resize: str = "bilinear",
                  depth_edge_jump: float | None = None,
-                 cpu_kernels: bool | None = None, retain_memory: bool = True) -> None:
+                 cpu_kernels: bool | None = None, retain_memory: bool = False) -> None:
         if mode not in MODES:
             raise NetworkError(f"mode {mode!r}: expected one of {sorted(MODES)}")
         if resize not in RESIZE_MODES:

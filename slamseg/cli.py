@@ -64,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     configure_logging(args.verbose, args.quiet)
+    from slamseg.runtime import configure_runtime
+
+    configure_runtime()
     from slamseg.errors import SlamSegError
     from slamseg.runs import discard_unfinished_runs
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -20,6 +21,26 @@ import yaml
 from slamseg.errors import ConfigError, SlamSegError
 
 T = TypeVar("T")
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader reading floats as YAML 1.2 does: ``1e-4`` (no dot) is a number, not a string."""
+
+
+_YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                   |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                   |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                   |[-+]?\.(?:inf|Inf|INF)
+                   |\.(?:nan|NaN|NAN))$""", re.VERBOSE),
+    list("-+0123456789."),
+)
+
+
+def parse_yaml(text: str) -> Any:
+    """YAML text -> data (safe loader, ``1e-4`` read as a float)."""
+    return yaml.load(text, Loader=_YamlLoader)  # a SafeLoader subclass: no arbitrary objects
 
 
 def _fail(where: str, msg: str) -> typing.NoReturn:
@@ -152,7 +173,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[Override]) -> dict[str
                 raise ConfigError(f"override {item!r} must look like key=value (e.g. fusion.voxel_size=0.02)")
             key, raw = item.split("=", 1)
             try:
-                value = yaml.safe_load(raw) if raw != "" else ""
+                value = parse_yaml(raw) if raw != "" else ""
             except yaml.YAMLError as err:
                 raise ConfigError(f"override {key!r}: cannot parse value {raw!r}: {err}") from None
         node = data
@@ -173,7 +194,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
         with open(path) as f:
-            data = yaml.safe_load(f)
+            data = parse_yaml(f.read())
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except IsADirectoryError:

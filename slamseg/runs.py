@@ -21,13 +21,6 @@ from slamseg.sequences.atomic import atomic_write_json, atomic_write_text
 log = logging.getLogger(__name__)
 
 
-def command_settings(command: str, args: Any) -> dict[str, Any]:
-    """A command's resolved command-line settings (an argparse namespace) as the run's ``config.yaml`` content,
-    for commands whose options are flags rather than a config schema."""
-    settings = {k: v for k, v in vars(args).items() if k not in ("func", "command") and not callable(v)}
-    return {"command": command, **settings}
-
-
 MARKER = ".slamseg-run"  # present in every folder a RunFolder made; only such folders are ever deleted
 _UNFINISHED: list[Path] = []  # working folders this process created for commands that cannot resume
 
@@ -129,9 +122,11 @@ class RunFolder:
         atomic_write_json(p, data)
         return p
 
-    def write_config(self, config: Any) -> Path:
-        """Write the resolved config as ``config.yaml``."""
-        return self.write_text("config.yaml", dump_yaml(config))
+    def write_config(self, config: Any, command: str | None = None) -> Path:
+        """Write the resolved config as ``config.yaml``, headed by ``command:`` when given (so that
+        ``slamseg config show`` and ``--config`` know which command's options it holds)."""
+        head = f"command: {command}\n" if command else ""
+        return self.write_text("config.yaml", head + dump_yaml(config))
 
     def finish(self) -> Path:
         """Rename the working folder to its final name; returns the final path."""

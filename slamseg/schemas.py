@@ -20,6 +20,10 @@ SCHEMAS: dict[str, str] = {
     "compare-depth": "slamseg.pipelines.compare_depth_config:CompareDepthConfig",
     "synth": "slamseg.pipelines.synth_config:SynthConfig",
     "train": "slamseg.networks.train_config:TrainConfig",
+    "predict": "slamseg.pipelines.job_configs:PredictConfig",
+    "evaluate": "slamseg.pipelines.job_configs:EvaluateConfig",
+    "evaluate-map": "slamseg.pipelines.job_configs:EvaluateMapConfig",
+    "export": "slamseg.pipelines.job_configs:ExportConfig",
 }
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"

@@ -14,8 +14,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-import slamseg.fusion.numba_setup  # noqa: F401  (threading layer before any parallel kernel)
-
 # A surfel flagged for removal carries this confidence until the next clean-up compacts it away.
 REMOVED = np.float32(-1.0)
 

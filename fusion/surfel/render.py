@@ -9,8 +9,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-import slamseg.fusion.numba_setup  # noqa: F401  (threading layer before any parallel kernel)
-
 
 @njit(cache=True)
 def index_map(

@@ -23,7 +23,6 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-import slamseg.fusion.numba_setup  # noqa: F401  (threading layer before any parallel kernel)
 from slamseg.fusion.params import LABEL_CLAMP_LIMIT
 
 _PARALLEL = {"parallel": True, "fastmath": True, "cache": True, "nogil": True}

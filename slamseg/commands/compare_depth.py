@@ -4,8 +4,25 @@ from __future__ import annotations
 
 import argparse
 
+from slamseg.commands.options import Flag, add_options, add_run_options
+
+FLAGS = (
+    Flag("sequence.path", "sequence with sensor depth (NYU raw, TUM, ICL-NUIM, KITTI...)", name="sequence"),
+    Flag("network.checkpoint", "network checkpoint (default: the bundled model)"),
+    Flag("max_depth", "metres; cap of evaluated sensor depth"),
+    Flag("nyu_crop", "evaluate inside the NYU evaluation crop only", const=True),
+    Flag("median_scaling", "skip the median-scaled metrics", name="--no-median-scaling", const=False),
+    Flag("sequence.start", "first frame"),
+    Flag("sequence.stop", "stop before this frame"),
+    Flag("sequence.step", "use every Nth frame"),
+    Flag("network", "network input size (default 320x240)", name="--input-size", size=True),
+    Flag("network.device", "torch device"),
+)
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from slamseg.pipelines.compare_depth_config import CompareDepthConfig
+
     p = sub.add_parser(
         "compare-depth",
         help="compare the network's depth with the sensor's on every frame (metrics, CSV, figures)",
@@ -13,47 +30,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "abs rel, sqr rel and delta accuracies per frame (per_frame.csv) and pooled (metrics.json), optionally "
         "in the NYU crop, with a depth cap and after per-frame median scaling; figures and a report.",
     )
-    p.add_argument("sequence", nargs="?", help="sequence with sensor depth (NYU raw, TUM, ICL-NUIM, KITTI...)")
-    p.add_argument("--config", help="YAML config (bundled name or path); flags override it")
-    p.add_argument("--checkpoint", help="network checkpoint (default: the bundled model)")
-    p.add_argument("--max-depth", type=float, help="metres; cap of evaluated sensor depth (default 10)")
-    p.add_argument("--nyu-crop", action="store_true", help="evaluate inside the NYU evaluation crop only")
-    p.add_argument("--no-median-scaling", action="store_true", help="skip the median-scaled metrics")
-    p.add_argument("--start", type=int, help="first frame")
-    p.add_argument("--stop", type=int, help="stop before this frame")
-    p.add_argument("--step", type=int, help="use every Nth frame")
-    p.add_argument("--input-size", metavar="WxH", help="network input size (default 320x240)")
-    p.add_argument("--device", help="torch device")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any config value (repeatable)")
-    p.add_argument("--out", help="run folder (default runs/compare-depth-<time>)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_options(p, CompareDepthConfig, FLAGS)
+    add_run_options(p, "compare-depth")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from slamseg.commands.reconstruct import input_size_overrides
-    from slamseg.config import load_config
+    from slamseg.commands.options import load_options
     from slamseg.pipelines.compare_depth import run_compare_depth
     from slamseg.pipelines.compare_depth_config import CompareDepthConfig
     from slamseg.runs import RunFolder
-    from slamseg.schemas import load_named_config
 
-    pairs = {"sequence.path": args.sequence, "network.checkpoint": args.checkpoint, "max_depth": args.max_depth,
-             "sequence.start": args.start, "sequence.stop": args.stop, "sequence.step": args.step,
-             "network.device": args.device}
-    overrides: list = [(k, v) for k, v in pairs.items() if v is not None]
-    overrides += input_size_overrides(args.input_size)
-    if args.nyu_crop:
-        overrides.append(("nyu_crop", True))
-    if args.no_median_scaling:
-        overrides.append(("median_scaling", False))
-    overrides += args.overrides
-    if args.config:
-        cfg = load_named_config(args.config, overrides, command="compare-depth")
-    else:
-        cfg = load_config(CompareDepthConfig, None, overrides)
+    cfg = load_options(args, CompareDepthConfig, "compare-depth", FLAGS)
     run_folder = RunFolder("compare-depth", out=args.out, overwrite=args.overwrite)
     metrics = run_compare_depth(cfg, run_folder, progress=not args.no_progress)
     final = run_folder.finish()

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import argparse
 
+from slamseg.commands.options import Flag, add_options, add_run_options
+
+FLAGS = (
+    Flag("checkpoint", "use this model instead of the bundled one"),
+    Flag("frames", "number of frames"),
+    Flag("seed", "room seed"),
+)
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from slamseg.pipelines.demo_config import DemoConfig
+
     p = sub.add_parser(
         "demo",
         help="zero set-up demo: synthetic room -> bundled network -> semantic mesh + report",
@@ -14,28 +24,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "evaluate against the ground truth and print a short table with where the mesh and report are. "
         "No downloads, no arguments needed.",
     )
-    p.add_argument("--config", default="demo", help="bundled config name or YAML file (default: demo)")
-    p.add_argument("--checkpoint", help="use this model instead of the bundled one")
-    p.add_argument("--frames", type=int, help="number of frames (default 60)")
-    p.add_argument("--seed", type=int, help="room seed (default 0)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value (repeatable), e.g. --set map=surfel")
-    p.add_argument("--out", help="run folder (default runs/demo-<time>)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_options(p, DemoConfig, FLAGS, config_default="demo")
+    add_run_options(p, "demo")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import time
 
+    from slamseg.commands.options import load_options
     from slamseg.pipelines.demo import run_demo, summary_rows
+    from slamseg.pipelines.demo_config import DemoConfig
     from slamseg.runs import RunFolder
-    from slamseg.schemas import load_named_config
 
-    pairs = {"checkpoint": args.checkpoint, "frames": args.frames, "seed": args.seed}
-    overrides = [(k, v) for k, v in pairs.items() if v is not None] + list(args.overrides)
-    cfg = load_named_config(args.config, overrides, command="demo")
+    cfg = load_options(args, DemoConfig, "demo", FLAGS)
     t0 = time.perf_counter()
     run_folder = RunFolder("demo", out=args.out, overwrite=args.overwrite)
     metrics, tracked = run_demo(cfg, run_folder, progress=not args.no_progress)

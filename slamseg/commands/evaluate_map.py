@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import argparse
 
+from slamseg.commands.options import Flag, add_options, add_run_options
+
+FLAGS = (
+    Flag("run", "run folder of 'slamseg reconstruct'", name="run"),
+    Flag("sequence", "sequence path, if it moved since the run"),
+    Flag("single_frame", "skip running the network for the single-frame label comparison",
+         name="--no-single-frame", const=False),
+)
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from slamseg.pipelines.job_configs import EvaluateMapConfig
+
     p = sub.add_parser(
         "evaluate-map",
         help="evaluate a reconstruct run against ground truth (ATE/RPE, 2D labels, mesh accuracy)",
@@ -14,23 +25,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "and against the network's single-frame labels (SemanticFusion's protocol, in the map's classes), and "
         "mesh accuracy/completeness against a ground-truth mesh (synthetic sequences).",
     )
-    p.add_argument("run", help="run folder of 'slamseg reconstruct'")
-    p.add_argument("--sequence", help="sequence path, if it moved since the run")
-    p.add_argument("--no-single-frame", action="store_true",
-                   help="skip running the network for the single-frame label comparison")
-    p.add_argument("--out", help="output folder (default runs/evaluate-map-<time>)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_options(p, EvaluateMapConfig, FLAGS)
+    add_run_options(p, "evaluate-map")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from slamseg.commands.options import load_options, require
     from slamseg.pipelines.evaluate_map import run_evaluate_map
-    from slamseg.runs import RunFolder, command_settings
+    from slamseg.pipelines.job_configs import EvaluateMapConfig
+    from slamseg.runs import RunFolder
 
+    cfg = load_options(args, EvaluateMapConfig, "evaluate-map", FLAGS)
+    require(cfg.run, "the run folder of 'slamseg reconstruct' (RUN)", "evaluate-map")
     out = RunFolder("evaluate-map", out=args.out, overwrite=args.overwrite)
-    out.write_config(command_settings("evaluate-map", args))
-    metrics = run_evaluate_map(args.run, out, args.sequence, single_frame=not args.no_single_frame,
+    out.write_config(cfg, command="evaluate-map")
+    metrics = run_evaluate_map(cfg.run, out, cfg.sequence, single_frame=cfg.single_frame,
                                progress=not args.no_progress)
     final = out.finish()
     print(f"{metrics['frames_matched']} frames matched")

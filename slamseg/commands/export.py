@@ -4,8 +4,21 @@ from __future__ import annotations
 
 import argparse
 
+from slamseg.commands.options import Flag, add_options, add_run_options
+
+FLAGS = (
+    Flag("map", "map file (map.npz) or reconstruct run folder", name="map"),
+    Flag("format", "file format"),
+    Flag("palette", "vertex colours: NYU-13 (SemanticFusion colours), NYU-40, the map's classes, or RGB"),
+    Flag("per_class", "also write one file per class under classes/", const=True),
+    Flag("min_confidence", "vertices whose label probability is below this become void (0..1)"),
+    Flag("with_probs", "PLY: add per-vertex class probabilities", const=True),
+)
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from slamseg.pipelines.job_configs import ExportConfig
+
     p = sub.add_parser(
         "export",
         help="export a saved semantic map (or a reconstruct run folder) as PLY/GLB/OBJ",
@@ -13,30 +26,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "and write it as PLY (with a per-vertex 'label' property), GLB or OBJ, coloured by class or by RGB, "
         "optionally one file per class.",
     )
-    p.add_argument("map", help="map file (map.npz) or reconstruct run folder")
-    p.add_argument("--format", default="ply", choices=["ply", "glb", "obj"], help="file format (default ply)")
-    p.add_argument("--palette", default="nyu13", choices=["nyu13", "nyu40", "labels", "rgb"],
-                   help="vertex colours: NYU-13 (SemanticFusion colours), NYU-40, the map's classes, or RGB")
-    p.add_argument("--per-class", action="store_true", help="also write one file per class under classes/")
-    p.add_argument("--min-confidence", type=float, default=0.0,
-                   help="vertices whose label probability is below this become void (0..1, default 0)")
-    p.add_argument("--with-probs", action="store_true", help="PLY: add per-vertex class probabilities")
-    p.add_argument("--out", help="output folder (default runs/export-<time>)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    add_options(p, ExportConfig, FLAGS)
+    add_run_options(p, "export", progress=False)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from slamseg.commands.options import load_options, require
     from slamseg.errors import ConfigError
     from slamseg.pipelines.export import run_export
-    from slamseg.runs import RunFolder, command_settings
+    from slamseg.pipelines.job_configs import ExportConfig
+    from slamseg.runs import RunFolder
 
-    if not 0.0 <= args.min_confidence <= 1.0:
-        raise ConfigError(f"--min-confidence must be in [0, 1], got {args.min_confidence}")
+    cfg = load_options(args, ExportConfig, "export", FLAGS)
+    require(cfg.map, "a map file or run folder (MAP)", "export")
+    if not 0.0 <= cfg.min_confidence <= 1.0:
+        raise ConfigError(f"--min-confidence must be in [0, 1], got {cfg.min_confidence}")
     run_folder = RunFolder("export", out=args.out, overwrite=args.overwrite)
-    run_folder.write_config(command_settings("export", args))
-    summary = run_export(args.map, run_folder, args.format, args.palette, args.per_class, args.min_confidence,
-                         args.with_probs)
+    run_folder.write_config(cfg, command="export")
+    summary = run_export(cfg.map, run_folder, cfg.format, cfg.palette, cfg.per_class, cfg.min_confidence,
+                         cfg.with_probs)
     final = run_folder.finish()
     print(f"exported {summary['vertices']} vertices, {summary['faces']} faces ({summary['label_set']}) to {final}/:")
     for f in summary["files"]:

@@ -23,17 +23,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """'640x480' -> (640, 480); ConfigError otherwise."""
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ConfigError(f"--size {text!r}: expected WIDTHxHEIGHT, e.g. 640x480") from None
-    if width < 1 or height < 1:
-        raise ConfigError(f"--size {text!r}: width and height must be positive")
-    return width, height
-
-
 def run(args: argparse.Namespace) -> int:
     import json
 
@@ -43,7 +32,9 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.checkpoint is None) == (args.arch is None):
         raise ConfigError(f"give a CHECKPOINT or --arch NAME (one of {', '.join(list_models())}), not both")
-    size = parse_size(args.size)
+    from slamseg.commands.options import parse_size
+
+    size = parse_size(args.size, "--size")
     model = load_model(args.checkpoint) if args.checkpoint else build_model(args.arch)
     meta = {**default_meta(model), **getattr(model, "meta", {})}
     blocks = count_macs(model, size)

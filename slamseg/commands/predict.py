@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from slamseg.commands.options import Flag, add_options, add_run_options
 from slamseg.errors import ConfigError, SequenceFormatError
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,24 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
 
 
+FLAGS = (
+    Flag("inputs", "image files, image folders or sequence paths", name="inputs", nargs="*"),
+    Flag("checkpoint", "network checkpoint (released or slamseg format; default: the bundled model)"),
+    Flag("device", "cpu or cuda[:N]"),
+    Flag("mode", "serving path"),
+    Flag("dtype", "network precision (float16 on CUDA only)"),
+    Flag("", "run the network at WxH (e.g. 320x240); outputs keep the image size", name="--input-size", size=True),
+    Flag("class_slice", "label set name (e.g. nyu40) or FIRST:END channels of a multi-dataset model"),
+    Flag("depth_factor", "depth PNG value per metre (1000: millimetres)"),
+    Flag("save_probs", "also write probs/<name>.npz (float16)", const=True),
+    Flag("threads", "torch CPU threads"),
+    Flag("max_pixels", "refuse images larger than this many pixels (default 50000000, or SLAMSEG_MAX_IMAGE_PIXELS)"),
+)
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from slamseg.pipelines.job_configs import PredictConfig
+
     p = sub.add_parser(
         "predict",
         help="run the joint network on images/folders/sequences: depth, labels, normals PNGs",
@@ -29,23 +47,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "folders of images, or any sequence slamseg reads) and write per frame a 16-bit depth PNG, a label PNG, "
         "colourised depth/labels/normals and optionally the class probabilities into a run folder.",
     )
-    p.add_argument("inputs", nargs="+", help="image files, image folders or sequence paths")
-    p.add_argument("--checkpoint", help="network checkpoint (released or slamseg format; default: the bundled model)")
-    p.add_argument("--out", help="run folder (default runs/predict-<time>)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
-    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
-    p.add_argument("--mode", default="fast", choices=("fast", "naive"), help="serving path (default fast)")
-    p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"),
-                   help="network precision (float16 on CUDA only)")
-    p.add_argument("--input-size", help="run the network at WxH (e.g. 320x240); outputs keep the image size")
-    p.add_argument("--class-slice", help="label set name (e.g. nyu40) or FIRST:END channels of a multi-dataset model")
-    p.add_argument("--depth-factor", type=float, default=1000.0,
-                   help="depth PNG value per metre (default 1000: millimetres)")
-    p.add_argument("--save-probs", action="store_true", help="also write probs/<name>.npz (float16)")
-    p.add_argument("--threads", type=int, help="torch CPU threads")
-    p.add_argument("--max-pixels", type=int, help="refuse images larger than this many pixels (default 50000000, "
-                   "or SLAMSEG_MAX_IMAGE_PIXELS)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_options(p, PredictConfig, FLAGS)
+    add_run_options(p, "predict")
     p.set_defaults(func=run)
 
 
@@ -163,39 +166,38 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from slamseg.commands.model_info import parse_size
+    from slamseg.commands.options import load_options, require
     from slamseg.errors import NetworkError
     from slamseg.networks import Predictor, load_model
+    from slamseg.pipelines.job_configs import PredictConfig
     from slamseg.runs import RunFolder
 
-    if not 0 < args.depth_factor < float("inf"):  # NaN fails this too
-        raise ConfigError(f"--depth-factor {args.depth_factor}: must be a finite positive number")
-    if args.max_pixels is not None:
-        if args.max_pixels < 1:
-            raise ConfigError(f"--max-pixels {args.max_pixels}: must be a positive number of pixels")
+    cfg = load_options(args, PredictConfig, "predict", FLAGS)
+    require(cfg.inputs, "image files, image folders or sequence paths (INPUTS)", "predict")
+    if not 0 < cfg.depth_factor < float("inf"):  # NaN fails this too
+        raise ConfigError(f"--depth-factor {cfg.depth_factor}: must be a finite positive number")
+    if cfg.max_pixels is not None:
+        if cfg.max_pixels < 1:
+            raise ConfigError(f"--max-pixels {cfg.max_pixels}: must be a positive number of pixels")
         from slamseg.sequences.imageio_utils import set_max_image_pixels
 
-        set_max_image_pixels(args.max_pixels)
-    input_size = parse_size(args.input_size) if args.input_size else None
-    class_slice: Any = args.class_slice
+        set_max_image_pixels(cfg.max_pixels)
+    input_size = (cfg.input_width, cfg.input_height) if cfg.input_width and cfg.input_height else None
+    class_slice: Any = cfg.class_slice
     if class_slice and ":" in class_slice:
         try:
             class_slice = tuple(int(v) for v in class_slice.split(":"))
         except ValueError:
-            raise ConfigError(f"--class-slice {args.class_slice!r}: expected NAME or FIRST:END") from None
+            raise ConfigError(f"--class-slice {cfg.class_slice!r}: expected NAME or FIRST:END") from None
     from slamseg.pipelines.common import bundled_checkpoint
 
-    checkpoint = args.checkpoint or bundled_checkpoint()
+    checkpoint = cfg.checkpoint or bundled_checkpoint()
     model = load_model(checkpoint)
-    predictor = Predictor(model, device=args.device, mode=args.mode, dtype=args.dtype, input_size=input_size,
-                          class_slice=class_slice, num_threads=args.threads)
-    frames = iter_frames(args.inputs)
+    predictor = Predictor(model, device=cfg.device, mode=cfg.mode, dtype=cfg.dtype, input_size=input_size,
+                          class_slice=class_slice, num_threads=cfg.threads)
+    frames = iter_frames(cfg.inputs)
     run_folder = RunFolder("predict", out=args.out, overwrite=args.overwrite)
-    config = {"command": "predict", "inputs": list(args.inputs), "checkpoint": str(checkpoint),
-              "arch": model.arch, "device": args.device, "settings": predictor.settings,
-              "input_size": list(input_size) if input_size else None, "class_slice": args.class_slice,
-              "label_set": predictor.label_set, "depth_factor": args.depth_factor, "save_probs": args.save_probs}
-    run_folder.write_config(config)
+    run_folder.write_config(cfg, command="predict")
     count, network_s = 0, 0.0
     start = time.perf_counter()
     for name, rgb in tqdm(frames, desc="predict", unit="frame", disable=args.no_progress):
@@ -205,13 +207,14 @@ def run(args: argparse.Namespace) -> int:
         except NetworkError as err:
             raise NetworkError(f"{name}: {err}") from err
         network_s += time.perf_counter() - t0
-        write_prediction(run_folder, name, pred, args.depth_factor, args.save_probs)
+        write_prediction(run_folder, name, pred, cfg.depth_factor, cfg.save_probs)
         count += 1
     total_s = time.perf_counter() - start
     if count == 0:
-        raise SequenceFormatError(f"no images found in {', '.join(args.inputs)}")
+        raise SequenceFormatError(f"no images found in {', '.join(cfg.inputs)}")
     metrics = {"frames": count, "seconds": total_s, "frames_per_second": count / total_s,
-               "predict_ms_per_frame": 1000 * network_s / count}
+               "predict_ms_per_frame": 1000 * network_s / count, "checkpoint": str(checkpoint),
+               "arch": model.arch, "label_set": predictor.label_set, "predictor": predictor.settings}
     run_folder.write_json("metrics.json", metrics)
     final = run_folder.finish()
     print(f"{count} frames in {total_s:.1f} s ({metrics['frames_per_second']:.2f} frames/s; "

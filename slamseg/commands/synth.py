@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import argparse
 
-# flag -> config key; a flag given on the command line overrides the config file
-_FLAGS = {"seed": "seed", "frames": "frames", "width": "width", "height": "height", "speed": "speed",
-          "depth_scale": "depth_scale"}
+from slamseg.commands.options import Flag, add_options, add_run_options
+
+FLAGS = (
+    Flag("seed", "seed of room, trajectory and noise"),
+    Flag("frames", "number of frames"),
+    Flag("width", "image width in pixels"),
+    Flag("height", "image height in pixels"),
+    Flag("speed", "camera motion per frame, relative"),
+    Flag("depth_scale", "depth PNG units per metre"),
+    Flag("noise", "add Kinect-like depth noise and holes", const=True),
+    Flag("furniture", "render the bare room (walls, floor, ceiling, door, windows, pictures)", name="--no-furniture",
+         const=False),
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from slamseg.pipelines.synth_config import SynthConfig
+
     p = sub.add_parser(
         "synth",
         help="render a synthetic furnished room with exact depth, NYU-40 labels, normals, poses and mesh",
@@ -21,38 +33,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         ),
         epilog="example: slamseg synth --out data/room0 --seed 0 --frames 300 --noise",
     )
-    p.add_argument("--out", metavar="DIR", help="output folder (default: runs/synth-<date>-<time>)")
-    p.add_argument("--config", default="synth_room", metavar="NAME|YAML",
-                   help="bundled config name or YAML file (default: synth_room)")
-    p.add_argument("--seed", type=int, help="seed of room, trajectory and noise (default 0)")
-    p.add_argument("--frames", type=int, help="number of frames (default 300)")
-    p.add_argument("--width", type=int, help="image width in pixels (default 640)")
-    p.add_argument("--height", type=int, help="image height in pixels (default 480)")
-    p.add_argument("--speed", type=float, help="camera motion per frame, relative (default 1.0)")
-    p.add_argument("--depth-scale", dest="depth_scale", type=float, help="depth PNG units per metre (default 5000)")
-    p.add_argument("--noise", dest="noise", action="store_const", const=True,
-                   help="add Kinect-like depth noise and holes")
-    p.add_argument("--no-furniture", dest="furniture", action="store_const", const=False,
-                   help="render the bare room (walls, floor, ceiling, door, windows, pictures)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value, e.g. --set frames=50 (repeatable)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    add_options(p, SynthConfig, FLAGS, config_default="synth_room")
+    add_run_options(p, "synth")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from slamseg.commands.options import load_options
     from slamseg.pipelines.synth import write_synthetic_sequence
+    from slamseg.pipelines.synth_config import SynthConfig
     from slamseg.runs import RunFolder
-    from slamseg.schemas import load_named_config
 
-    overrides = list(args.overrides)
-    overrides += [(key, getattr(args, flag)) for flag, key in _FLAGS.items() if getattr(args, flag) is not None]
-    if args.noise is not None:
-        overrides.append(("noise", True))
-    if args.furniture is not None:
-        overrides.append(("furniture", False))
-    cfg = load_named_config(args.config, overrides, command="synth")
+    cfg = load_options(args, SynthConfig, "synth", FLAGS)
     folder = RunFolder("synth", out=args.out, overwrite=args.overwrite)
     summary = write_synthetic_sequence(cfg, folder, progress=not args.no_progress)
     out = folder.finish()

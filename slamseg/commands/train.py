@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     if rank == 0:
         folder = RunFolder("train", out=args.out, resume=args.resume, overwrite=args.overwrite,
                            resumable=True)
-        folder.write_config(cfg)
+        folder.write_config(cfg, command="train")
         work = folder.path
     else:
         folder = None

@@ -52,7 +52,7 @@ def median_scale(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray) -> float:
 
 def run_compare_depth(cfg: CompareDepthConfig, run: RunFolder, progress: bool = True) -> dict[str, Any]:
     """Compare predicted with sensor depth on every frame of ``cfg.sequence``; writes into ``run``."""
-    run.write_config(cfg)
+    run.write_config(cfg, command="compare-depth")
     sequence = open_source(cfg.sequence)
     first = sequence[0]
     if first.depth is None:

@@ -355,7 +355,7 @@ def _rebuild_frames(job: Reconstruction) -> Iterator[tuple[Frame, np.ndarray | N
 def run_reconstruct(cfg: ReconstructConfig, run: RunFolder, progress: bool = True) -> dict[str, Any]:
     """Run a whole reconstruction into ``run`` (not finished: the caller renames the folder)."""
     check_resume_matches(run, cfg)
-    run.write_config(cfg)
+    run.write_config(cfg, command="reconstruct")
     job = Reconstruction(cfg, run)
     job.run_frames(progress=progress)
     return job.finish()

@@ -54,14 +54,14 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
 
 def check_resume_matches(run: RunFolder, cfg: ReconstructConfig) -> None:
     """Refuse to continue an interrupted run with other settings than it was started with (one line naming them)."""
-    import yaml
-
-    from slamseg.config import to_dict
+    from slamseg.config import parse_yaml, to_dict
 
     saved = run.path / "config.yaml"
     if not run.resumed or not saved.is_file():
         return
-    before = _flatten(yaml.safe_load(saved.read_text()) or {})
+    saved_data = parse_yaml(saved.read_text()) or {}
+    saved_data.pop("command", None)  # the file's schema tag, not a setting
+    before = _flatten(saved_data)
     now = _flatten(to_dict(cfg))
     differ = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
     if differ:

@@ -22,7 +22,7 @@ def write_synthetic_sequence(cfg: SynthConfig, run: RunFolder, progress: bool = 
 
     seq = SyntheticSequence(seed=cfg.seed, num_frames=cfg.frames, width=cfg.width, height=cfg.height,
                             noise=cfg.noise, furniture=cfg.furniture, speed=cfg.speed)
-    run.write_config(cfg)
+    run.write_config(cfg, command="synth")
     counts = np.zeros(len(seq.label_set.names), np.int64)
 
     def frames():

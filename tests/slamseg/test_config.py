@@ -105,3 +105,13 @@ def test_typed_flag_overrides_are_not_reparsed() -> None:
     data = apply_overrides({}, [("name", "runs/#2"), ("inner.voxel_size", 0.5), "frames=3"])
     assert data == {"name": "runs/#2", "inner": {"voxel_size": 0.5}, "frames": 3}
     assert from_dict(Outer, apply_overrides({}, [("name", "2024")])).name == "2024"
+
+
+def test_exponent_floats_without_a_dot_are_numbers(tmp_path: Path) -> None:
+    """YAML 1.1 reads 1e-4 as a string; configs and --set read it as the number it is."""
+    path = tmp_path / "c.yaml"
+    path.write_text("inner:\n  voxel_size: 5e-3\n")
+    cfg = load_config(Outer, path, ["frames=3"])
+    assert cfg.inner.voxel_size == 0.005
+    assert load_config(Outer, None, ["inner.voxel_size=1e-4"]).inner.voxel_size == 1e-4
+    assert load_config(Outer, None, ["name=1e-4x"]).name == "1e-4x"
