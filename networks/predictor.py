@@ -10,10 +10,11 @@ NCHW model the benchmark compares against.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -22,6 +23,7 @@ from slamseg.networks.checkpoints import default_meta, load_model
 from slamseg.networks.errors import NetworkError
 from slamseg.networks.fast import prepare, resolve_dtype
 from slamseg.networks.refinenet import JointNet
+from slamseg.networks.registry import IMAGENET_MEAN, IMAGENET_STD
 from slamseg.sequences.runtime import retain_freed_memory
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,8 @@ def to_rgb_uint8(image: np.ndarray) -> np.ndarray:
         return np.repeat(image, 3, axis=2)
     return image[:, :, :3]
 
+
+T = TypeVar("T")
 
 MIN_INPUT_SIZE = 32  # pixels per side the network runs at: its encoder has an output stride of 32
 
@@ -134,10 +138,18 @@ class Predictor:
         except (RuntimeError, TypeError):
             raise NetworkError(f"device {device!r}: expected cpu, cuda or cuda:N") from None
         model = load_model(model_or_path) if isinstance(model_or_path, (str, Path)) else model_or_path
-        if not isinstance(model, JointNet):
-            raise NetworkError(f"expected a JointNet or a checkpoint path, got {type(model).__name__}")
+        # A TorchScript module (e.g. an expert teacher exported elsewhere) is served as it is: its forward returns
+        # the joint network's dict or a logits tensor; it has ImageNet normalisation and no fast paths.
+        scripted = isinstance(model, torch.jit.ScriptModule)
+        if not isinstance(model, JointNet) and not scripted:
+            raise NetworkError(f"expected a JointNet, a TorchScript module or a checkpoint path, got "
+                               f"{type(model).__name__}")
         self.model = model.eval()
-        self.meta: dict[str, Any] = {**default_meta(model), **getattr(model, "meta", {})}
+        self.meta: dict[str, Any] = ({"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "label_set": None}
+                                     if scripted else {**default_meta(model), **getattr(model, "meta", {})})
+        if scripted:
+            mode, fold_bn, channels_last, cpu_kernels, jit = "naive", False, False, False, False
+            compile = False  # noqa: A001  (the parameter of that name: no torch.compile either)
         self.device = torch.device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise NetworkError(f"device {device!r}: CUDA is not available here")
@@ -155,13 +167,16 @@ class Predictor:
         self.settings = {**settings, "dtype": str(self.dtype).removeprefix("torch."), "compile": compile,
                          "jit": jit, "cpu_kernels": cpu_kernels, "mode": mode}
         self._compile, self._jit = compile, jit
-        self._net: Any = None if jit else prepare(model, self.device, dtype=self.dtype, compile=compile,
-                                                  cpu_kernels=cpu_kernels, **settings)
+        if scripted:
+            self._net: Any = model.to(self.device)
+        else:
+            self._net = None if jit else prepare(model, self.device, dtype=self.dtype, compile=compile,
+                                                 cpu_kernels=cpu_kernels, **settings)
         self.channels_last = settings["channels_last"]
         self._fold_bn = settings["fold_bn"]
         self.input_size = tuple(input_size) if input_size is not None else None
         self.resize = resize
-        self.tasks = model.tasks
+        self.tasks = ("segm", "depth") if scripted else model.tasks
         self.class_slice, self.label_set = self._resolve_slice(class_slice, label_set)
         self.depth_resize = depth_resize
         self.depth_edge_jump = depth_edge_jump
@@ -174,9 +189,11 @@ class Predictor:
                        label_set: str | None) -> tuple[tuple[int, int] | None, str | None]:
         if "segm" not in self.tasks:
             return None, None
-        k = self.model.num_classes
         if class_slice is None:
             return None, label_set or self.meta.get("label_set")
+        k = getattr(self.model, "num_classes", None)
+        if k is None:
+            raise NetworkError("class_slice needs a model whose number of classes is known (not TorchScript)")
         if isinstance(class_slice, str):
             for name, first, end in self.meta.get("class_slices") or []:
                 if name == class_slice:
@@ -234,6 +251,10 @@ class Predictor:
                                 dtype=self.dtype, jit=True, example=x)
         with torch.inference_mode():
             out = self._net(x)
+        if isinstance(out, torch.Tensor):  # a TorchScript segmentation module
+            out = {"segm": out}
+        if not isinstance(out, dict) or not out:
+            raise NetworkError("the network's output must be a dict of outputs or a logits tensor")
         return {k: v.float() for k, v in out.items()}
 
     def postprocess(self, raw: dict[str, torch.Tensor], size: tuple[int, int],
@@ -299,6 +320,42 @@ class Predictor:
             return centre.floor().clamp(0, n_in - 2).long()
 
         return cell[:, cells(height, h)][:, :, cells(width, w)]
+
+    def predict_frames(self, items: Iterable[T], batch_size: int = 4, label_set: str | None = None,
+                       image: Callable[[T], np.ndarray] | None = None,
+                       timer: Callable[[int, float], None] | None = None) -> Iterator[tuple[T, Prediction]]:
+        """(item, prediction) for every item, in order, same-size images going through the network together.
+
+        The one batching loop of every pipeline (reconstruct, compare-depth, expert labelling): items are read
+        lazily, so a long sequence never sits in memory.
+
+        Args:
+            items: Frames (their ``rgb`` is the image), or anything ``image`` picks an image from.
+            batch_size: images per forward pass (a size change starts a new batch).
+            label_set: as in :meth:`predict`.
+            image: item -> H x W x 3 uint8 image; default ``item.rgb``.
+            timer: told ``(images, seconds)`` of each batch's network time.
+        """
+        if batch_size < 1:
+            raise NetworkError(f"batch_size {batch_size}: expected a positive number of images")
+        pick = image or (lambda item: item.rgb)
+        pending: list[T] = []
+
+        def run() -> list[tuple[T, Prediction]]:
+            t0 = time.perf_counter()
+            predictions = self.predict([pick(item) for item in pending], label_set=label_set)
+            if timer is not None:
+                timer(len(pending), time.perf_counter() - t0)
+            done = list(zip(pending, predictions))
+            pending.clear()
+            return done
+
+        for item in items:
+            if pending and (len(pending) >= batch_size or np.shape(pick(item))[:2] != np.shape(pick(pending[0]))[:2]):
+                yield from run()
+            pending.append(item)
+        if pending:
+            yield from run()
 
     def predict(self, images: np.ndarray | Sequence[np.ndarray],
                 label_set: str | None = None) -> Prediction | list[Prediction]:

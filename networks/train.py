@@ -193,7 +193,7 @@ class Trainer:
             todo = [i for i in range(len(seq)) if not seq.keeps_labels(i)]
             out = self.run_dir / "expert_labels" / name
             label_sequence(teacher, seq, out, positions=todo, batch_size=self.cfg.eval.batch_size,
-                           device=self.device, shard=self.dist, progress=self.progress and self.dist.is_main,
+                           shard=self.dist, progress=self.progress and self.dist.is_main,
                            keep_own_labels=False)
         barrier(self.dist)
         for name in names:  # re-count: expert labels now fill frames

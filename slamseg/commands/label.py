@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     device = torch.device(args.device)
     teacher = load_teacher(args.teacher, device)
     seq = open_sequence(args.images, format=args.format)
-    n = label_sequence(teacher, seq, args.out, batch_size=args.batch_size, depth=args.depth, device=device,
+    n = label_sequence(teacher, seq, args.out, batch_size=args.batch_size, depth=args.depth,
                        shard=shard, progress=shard.is_main, keep_own_labels=not args.all)
     print(f"{n} label files written to {args.out}")
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -96,24 +97,23 @@ def run_compare_depth(cfg: CompareDepthConfig, run: RunFolder, progress: bool = 
                            ("|error| (0..1 m)", colourise_depth(abs_err, 1.0, cmap="magma"))])
 
     bar = tqdm(total=len(sequence), unit="frame", disable=not progress, desc=f"compare-depth {sequence.name}")
-    batch: list[Frame] = []
-    for pos in range(len(sequence)):
-        with timer.stage("read"):
-            frame = sequence.load_or_skip(pos)
-        if frame is not None:
-            if frame.depth is None:
+
+    def frames_with_depth() -> Iterator[Frame]:
+        for pos in range(len(sequence)):
+            with timer.stage("read"):
+                frame = sequence.load_or_skip(pos)
+            bar.update(1)
+            if frame is not None and frame.depth is None:
                 log.warning("frame %d has no sensor depth; skipped", frame.index)
-            else:
-                batch.append(frame)
-        if batch and (len(batch) == cfg.network.batch_size or pos == len(sequence) - 1):
-            with timer.stage("network", count=len(batch)):
-                # labels are not compared here: probabilities in the model's own set skip full-size logits
-                predictions = predictor.predict([f.rgb for f in batch], label_set=predictor.label_set)
-            with timer.stage("metrics", count=len(batch)):
-                for f, p in zip(batch, predictions):
-                    handle(f, p, len(rows))
-            bar.update(len(batch))
-            batch = []
+            elif frame is not None:
+                yield frame
+
+    # labels are not compared here: probabilities in the model's own set skip full-size logits
+    for frame, prediction in predictor.predict_frames(frames_with_depth(), cfg.network.batch_size,
+                                                      label_set=predictor.label_set,
+                                                      timer=lambda n, seconds: timer.add("network", seconds, n)):
+        with timer.stage("metrics"):
+            handle(frame, prediction, len(rows))
     bar.close()
     if not rows:
         raise ConfigError(f"{sequence.name}: no frame with sensor depth to compare")

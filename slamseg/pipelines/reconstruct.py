@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -197,14 +197,10 @@ class Reconstruction:
         src = self.cfg.sequence
         return (index - src.start) // src.step
 
-    def predict(self, images: list[np.ndarray]) -> list[Any]:
-        """The network's predictions for a batch, probabilities in the set the map is given."""
-        return self.predictor.predict(images, label_set=self.predict_label_set)
-
     def _frame_depth_for_resume(self, frame: Frame) -> np.ndarray:
         if self.cfg.depth == "sensor":
             return frame.depth
-        return self.predict([frame.rgb])[0].depth
+        return self.predictor.predict(frame.rgb, label_set=self.predict_label_set).depth
 
     def _snapshot(self) -> None:
         """Save the map under a new name, then the state that points at it, then drop the old map file.
@@ -266,41 +262,54 @@ class Reconstruction:
         log.info("rebuilding the map from %d frames at their optimised poses", len(self.state.indices))
         self.slam.rebuild(make_map(self.cfg, self.map_label_set, self.probs_label_set), _rebuild_frames(self))
 
-    def estimated_poses(self) -> dict[int, np.ndarray]:
-        """Dataset frame index -> estimated 4x4 camera-to-world of every integrated frame."""
-        return {i: np.asarray(p, dtype=np.float64) for i, p in zip(self.state.indices, self.state.poses)}
-
     # --------------------------------------------------------------------------------------------- main loop
     def run_frames(self, progress: bool = True) -> None:
         """Process every remaining frame, batching the network, snapshotting as configured."""
         seq = self.sequence
-        batch_size = self.cfg.network.batch_size if self.predictor is not None else 1
         bar = tqdm(total=len(seq), initial=self.state.next_position, unit="frame", disable=not progress,
                    desc=f"reconstruct {seq.name}")
-        position = self.state.next_position
-        while position < len(seq):
-            with self.timer.stage("read", count=0):
-                batch = []
-                while position < len(seq) and len(batch) < batch_size:
+
+        def frames() -> Iterator[tuple[int, Frame]]:  # (position after the frame, frame); unreadable ones skipped
+            position = self.state.next_position
+            while position < len(seq):
+                with self.timer.stage("read", count=0):
                     frame = seq.load_or_skip(position)
-                    position += 1
-                    if frame is not None:
-                        batch.append(frame)
-            predictions: list[Any] = [None] * len(batch)
-            if self.predictor is not None and batch:
-                with self.timer.stage("network", count=len(batch)):
-                    predictions = self.predict([f.rgb for f in batch])
-            for frame, prediction in zip(batch, predictions):
-                self._process(frame, prediction)
-                bar.update(1)
-            self.state.next_position = position
-            due = self.cfg.snapshot_every and (len(self.state.indices) // self.cfg.snapshot_every
-                                               != (len(self.state.indices) - len(batch)) // self.cfg.snapshot_every)
-            if due and position < len(seq):
+                position += 1
+                if frame is not None:
+                    yield position, frame
+
+        pairs: Iterable[tuple[tuple[int, Frame], Any]]
+        if self.predictor is None:
+            pairs = ((item, None) for item in frames())
+        else:
+            pairs = self.predictor.predict_frames(
+                frames(), self.cfg.network.batch_size, label_set=self.predict_label_set, image=lambda it: it[1].rgb,
+                timer=lambda n, seconds: self.timer.add("network", seconds, n))
+        for (after, frame), prediction in pairs:
+            fused_before = len(self.state.indices)
+            self._process(frame, prediction)
+            bar.update(1)
+            self.state.next_position = after
+            fused = len(self.state.indices)
+            due = self.cfg.snapshot_every and fused != fused_before and fused % self.cfg.snapshot_every == 0
+            if due and after < len(seq):
                 with self.timer.stage("snapshot"):
                     self._snapshot()
+        self.state.next_position = len(seq)
         bar.close()
         self.timer.count["read"] = len(self.state.indices) + len(self.state.failures)
+
+    def result(self) -> outputs.ReconstructionResult:
+        """The run's result as the output writers take it."""
+        return outputs.ReconstructionResult(
+            cfg=self.cfg, sequence_name=self.sequence.name, sequence_label_set=self.sequence.label_set,
+            ground_truth=self.sequence.ground_truth,
+            skipped_corrupt=[i for i, _ in getattr(self.sequence, "skipped", [])], camera=self.camera,
+            semantic_map=self.map, map_label_set=self.map_label_set, records=self.slam.records,
+            fused_indices=list(self.state.indices), fused_poses=[np.asarray(p) for p in self.state.poses],
+            failures=list(self.state.failures), tracking_ms=list(self.state.tracking_ms),
+            loop_closure=self.loop_result, timings=self.timer.summary(), samples=self.samples,
+            evaluation=self.evaluation if self.cfg.evaluate else None)
 
     def finish(self) -> dict[str, Any]:
         """Write the outputs, metrics and report; returns the metrics."""
@@ -323,10 +332,11 @@ class Reconstruction:
                             "max_correction_deg": round(result.max_correction_deg, 3),
                             "p90_correction_m": round(result.p90_correction_m, 4), "map_rebuilt": rebuilt}
         t0 = time.perf_counter()
-        metrics = outputs.write_outputs(self)
+        done = self.result()
+        metrics = outputs.write_outputs(done, self.run)
         metrics["timings"]["outputs_seconds"] = round(time.perf_counter() - t0, 3)
         self.run.write_json("metrics.json", metrics)
-        outputs.write_report(self, metrics)
+        outputs.write_report(done, metrics, self.run)
         if self.viz is not None:
             self.viz.log_map(self.map)
             self.viz.close()
@@ -340,16 +350,12 @@ class Reconstruction:
 def _rebuild_frames(job: Reconstruction) -> Iterator[tuple[Frame, np.ndarray | None, np.ndarray | None]]:
     """The fused frames again, with the depth and probabilities they were fused with (network re-run, batched)."""
     cfg = job.cfg
-    batch_size = cfg.network.batch_size if job.predictor is not None else 1
-    positions = [job.sequence_position(i) for i in job.state.indices]
-    for start in range(0, len(positions), batch_size):
-        frames = [job.sequence[p] for p in positions[start:start + batch_size]]
-        predictions: list[Any] = [None] * len(frames)
-        if job.predictor is not None:
-            predictions = job.predict([f.rgb for f in frames])
-        for k, (frame, prediction) in enumerate(zip(frames, predictions)):
-            depth = frame.depth if cfg.depth == "sensor" else prediction.depth
-            yield frame, depth, job._probs_for(frame, prediction, start + k)
+    frames = (job.sequence[job.sequence_position(i)] for i in job.state.indices)
+    pairs: Iterable[tuple[Frame, Any]] = ((f, None) for f in frames) if job.predictor is None else (
+        job.predictor.predict_frames(frames, cfg.network.batch_size, label_set=job.predict_label_set))
+    for count, (frame, prediction) in enumerate(pairs):
+        depth = frame.depth if cfg.depth == "sensor" else prediction.depth
+        yield frame, depth, job._probs_for(frame, prediction, count)
 
 
 def run_reconstruct(cfg: ReconstructConfig, run: RunFolder, progress: bool = True) -> dict[str, Any]:

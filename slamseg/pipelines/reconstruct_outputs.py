@@ -7,6 +7,7 @@ rendered back into the labelled frames: SemanticFusion's 2D protocol) and option
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,11 +24,57 @@ from slamseg.sequences.errors import LabelSetError
 from slamseg.slam import NO_USABLE_DEPTH, coverage, status_counts
 
 if TYPE_CHECKING:
-    from slamseg.pipelines.reconstruct import Reconstruction
+    from slamseg.pipelines.map_evaluation import GroundTruthCollector
+    from slamseg.pipelines.reconstruct_config import ReconstructConfig
+    from slamseg.sequences import Camera
+    from slamseg.slam import FrameRecord
 
 log = logging.getLogger(__name__)
 
 MAX_SAMPLES = 4  # sample frames kept for the report figure
+
+
+@dataclass
+class ReconstructionResult:
+    """Everything the outputs of a reconstruction are written from (the runner builds it when it is done).
+
+    Attributes:
+        cfg: the options it ran with.
+        sequence_name, sequence_label_set, ground_truth, skipped_corrupt: about the sequence (its label set, its
+            ground-truth trajectory or None, dataset indices of frames it could not read).
+        camera: the frames' camera.
+        semantic_map: the final map; map_label_set its label set.
+        records: one FrameRecord per processed frame (pose, status, reason).
+        fused_indices, fused_poses: dataset index and final 4 x 4 camera-to-world pose of every fused frame.
+        failures: dataset indices of frames not fused.
+        tracking_ms: per-frame tracking time.
+        loop_closure: what the end of the run did (keyframes, loops, corrections, whether the map was rebuilt).
+        timings: per-stage wall time (StageTimer.summary()).
+        samples: a few frames with their predictions for the report's figure.
+        evaluation: what was collected against the ground truth, or None.
+    """
+
+    cfg: ReconstructConfig
+    sequence_name: str
+    sequence_label_set: LabelSet | None
+    ground_truth: Any
+    skipped_corrupt: list[int]
+    camera: Camera
+    semantic_map: Any
+    map_label_set: LabelSet
+    records: list[FrameRecord]
+    fused_indices: list[int]
+    fused_poses: list[np.ndarray]
+    failures: list[int]
+    tracking_ms: list[float]
+    loop_closure: dict[str, Any]
+    timings: dict[str, dict[str, float]]
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    evaluation: GroundTruthCollector | None = None
+
+    def estimated_poses(self) -> dict[int, np.ndarray]:
+        """Dataset frame index -> 4 x 4 camera-to-world of every fused frame."""
+        return {i: np.asarray(p, dtype=np.float64) for i, p in zip(self.fused_indices, self.fused_poses)}
 
 
 def keep_sample(samples: list[dict[str, np.ndarray]], frame: Frame, prediction: Any, position: int, total: int
@@ -63,22 +110,22 @@ def save_prediction(run: RunFolder, frame: Frame, prediction: Any) -> None:
             iio.imwrite(tmp, image)
 
 
-def write_outputs(job: Reconstruction) -> dict[str, Any]:
+def write_outputs(result: ReconstructionResult, run: RunFolder) -> dict[str, Any]:
     """Mesh (PLY + GLB), point cloud, trajectory, map, and the metrics dict."""
     from slamseg.fusion.export import export_mesh, export_point_cloud
     from slamseg.sequences.poses import write_tum_trajectory
 
-    run = job.run
-    geometry = job.map.extract_mesh()  # TSDF: marching-cubes mesh; surfels: a face-less point cloud
+    geometry = result.semantic_map.extract_mesh()  # TSDF: marching-cubes mesh; surfels: a face-less point cloud
     files = {}
     if len(geometry.faces):
         files["mesh_ply"] = export_mesh(geometry, run.file("mesh.ply"))
         files["mesh_glb"] = export_mesh(geometry, run.file("mesh.glb"))
-        points = job.map.extract_point_cloud() if hasattr(job.map, "extract_point_cloud") else geometry
+        semantic_map = result.semantic_map
+        points = semantic_map.extract_point_cloud() if hasattr(semantic_map, "extract_point_cloud") else geometry
     else:
         points = geometry
     files["cloud_ply"] = export_point_cloud(points, run.file("cloud.ply"))
-    records = job.slam.records
+    records = result.records
     posed = [r for r in records if r.pose is not None]
     write_tum_trajectory(run.file("trajectory.txt"), np.array([r.timestamp for r in posed]),
                          np.array([r.pose for r in posed]).reshape(-1, 4, 4),
@@ -87,46 +134,46 @@ def write_outputs(job: Reconstruction) -> dict[str, Any]:
     files["trajectory"] = run.file("trajectory.txt")
     write_status_csv(run.file("trajectory_status.csv"), records)
     files["trajectory_status"] = run.file("trajectory_status.csv")
-    files["map"] = job.map.save(run.file("map.npz"))
+    files["map"] = result.semantic_map.save(run.file("map.npz"))
 
-    n_done = len(job.state.indices)
-    timings = job.timer.summary()
+    n_done = len(result.fused_indices)
+    timings = result.timings
     staged = sum(v["seconds"] for v in timings.values())
     labels, counts = np.unique(geometry.labels, return_counts=True)
-    names = job.map_label_set.names
+    names = result.map_label_set.names
     metrics: dict[str, Any] = {
-        "sequence": job.sequence.name,
+        "sequence": result.sequence_name,
         "frames_integrated": n_done,
-        "tracking_failures": job.state.failures,
-        "tracking": _tracking_summary(job),
-        "frames_skipped_corrupt": [i for i, _ in getattr(job.sequence, "skipped", [])],
+        "tracking_failures": result.failures,
+        "tracking": _tracking_summary(result),
+        "frames_skipped_corrupt": result.skipped_corrupt,
         "frames_without_depth": [r.index for r in records if r.reason == NO_USABLE_DEPTH],
         "frames_per_second": round(n_done / staged, 3) if staged else None,
         "timings": {"stages": timings, "total_seconds": round(staged, 3)},
-        "map": job.map.stats(),
+        "map": result.semantic_map.stats(),
         "map_class_histogram": {names[int(c)]: int(n) for c, n in zip(labels, counts)},
         "outputs": {k: str(v.relative_to(run.path)) for k, v in files.items()},
     }
-    if job.cfg.evaluate:
-        gt_mesh = Path(job.cfg.sequence.path) / "mesh.ply"
-        trajectory = trajectory_metrics(records, job.evaluation.gt_poses, job.sequence.ground_truth,
-                                        predicted_depth=job.cfg.depth == "predicted")
-        metrics["evaluation"] = evaluate(job.map, job.estimated_poses(), job.evaluation,
+    if result.evaluation is not None:
+        gt_mesh = Path(result.cfg.sequence.path) / "mesh.ply"
+        trajectory = trajectory_metrics(records, result.evaluation.gt_poses, result.ground_truth,
+                                        predicted_depth=result.cfg.depth == "predicted")
+        metrics["evaluation"] = evaluate(result.semantic_map, result.estimated_poses(), result.evaluation,
                                          geometry if len(geometry.faces) else None, gt_mesh, trajectory)
     return metrics
 
 
-def _tracking_summary(job: Reconstruction) -> dict[str, Any]:
+def _tracking_summary(result: ReconstructionResult) -> dict[str, Any]:
     """Statuses, coverage, per-frame tracking time and what loop closure did."""
-    records = job.slam.records
-    ms = np.array(job.state.tracking_ms, dtype=np.float64)
+    records = result.records
+    ms = np.array(result.tracking_ms, dtype=np.float64)
     return {
-        "mode": job.cfg.tracking,
+        "mode": result.cfg.tracking,
         "status_counts": status_counts(records),
         "coverage": coverage(records),
         "ms_per_frame_median": round(float(np.median(ms)), 3) if ms.size else None,
         "ms_per_frame_p90": round(float(np.percentile(ms, 90)), 3) if ms.size else None,
-        **job.loop_result,
+        **result.loop_closure,
     }
 
 
@@ -140,23 +187,22 @@ def _labels_panel(title: str, labels: np.ndarray, label_set: LabelSet, shown: La
     return f"{title} ({shown.name})", shown.colourise(labels)
 
 
-def _render_views(job: Reconstruction) -> list[tuple[str, np.ndarray]]:
+def _render_views(result: ReconstructionResult) -> list[tuple[str, np.ndarray]]:
     """The map rendered (labels and colour) from the first, middle and last camera poses."""
-    poses = job.state.poses
+    poses = result.fused_poses
     picks = sorted({0, len(poses) // 2, len(poses) - 1})
     images = []
     for i in picks:
-        view = job.map.render(job.camera, np.asarray(poses[i]))
-        images.append((f"map labels @ frame {job.state.indices[i]}", job.map_label_set.colourise(view.labels)))
-        images.append((f"map colour @ frame {job.state.indices[i]}", view.colour))
+        view = result.semantic_map.render(result.camera, np.asarray(poses[i]))
+        images.append((f"map labels @ frame {result.fused_indices[i]}", result.map_label_set.colourise(view.labels)))
+        images.append((f"map colour @ frame {result.fused_indices[i]}", view.colour))
     return images
 
 
-def write_report(job: Reconstruction, metrics: dict[str, Any]) -> None:
+def write_report(result: ReconstructionResult, metrics: dict[str, Any], run: RunFolder) -> None:
     """report.md / report.html with figures under figures/."""
-    run = job.run
-    rep = Report(f"slamseg reconstruct: {job.sequence.name}")
-    cfg = job.cfg
+    rep = Report(f"slamseg reconstruct: {result.sequence_name}")
+    cfg = result.cfg
     rep.paragraph(f"{metrics['frames_integrated']} frames, depth: {cfg.depth}, labels: {cfg.labels} "
                   f"(every {cfg.labels_every}), map: {cfg.map}, tracking: {cfg.tracking}, "
                   f"{cfg.classes} classes.")
@@ -196,14 +242,14 @@ def write_report(job: Reconstruction, metrics: dict[str, Any]) -> None:
     rep.heading("Map class histogram")
     rep.table(["class", "vertices"], [[k, v] for k, v in metrics["map_class_histogram"].items()])
 
-    gt_by_index = job.evaluation.gt_poses
-    gt = np.stack([gt_by_index[i] for i in job.state.indices]) if all(
-        i in gt_by_index for i in job.state.indices) else None
-    save_trajectory_plot(run.file("figures/trajectory.png"), np.array(job.state.poses), gt)
+    gt_by_index = result.evaluation.gt_poses if result.evaluation is not None else {}
+    gt = np.stack([gt_by_index[i] for i in result.fused_indices]) if all(
+        i in gt_by_index for i in result.fused_indices) else None
+    save_trajectory_plot(run.file("figures/trajectory.png"), np.array(result.fused_poses), gt)
     rep.figure("figures/trajectory.png", "camera trajectory (top view)")
-    if job.samples:
+    if result.samples:
         rows = []
-        for s in job.samples:
+        for s in result.samples:
             row = [(f"frame {s['index']}", s["rgb"])]
             vmax = float(np.percentile(s["sensor_depth"][s["sensor_depth"] > 0], 99)) if "sensor_depth" in s and (
                 s["sensor_depth"] > 0).any() else None
@@ -212,18 +258,18 @@ def write_report(job: Reconstruction, metrics: dict[str, Any]) -> None:
             if "pred_depth" in s:
                 row.append(("predicted depth", colourise_depth(s["pred_depth"], vmax)))
                 row.append(_labels_panel("predicted labels", s["pred_labels"], get_label_set(s["pred_label_set"]),
-                                         job.map_label_set))
-            if "gt_labels" in s and job.sequence.label_set is not None:
-                row.append(_labels_panel("ground-truth labels", s["gt_labels"], job.sequence.label_set,
-                                         job.map_label_set))
+                                         result.map_label_set))
+            if "gt_labels" in s and result.sequence_label_set is not None:
+                row.append(_labels_panel("ground-truth labels", s["gt_labels"], result.sequence_label_set,
+                                         result.map_label_set))
             rows.append(row)
         save_image_grid(run.file("figures/frames.png"), rows)
         rep.figure("figures/frames.png", "input frames with the network's depth and labels")
-    views = _render_views(job)
+    views = _render_views(result)
     save_image_grid(run.file("figures/map_views.png"), [views[i:i + 2] for i in range(0, len(views), 2)])
     rep.figure("figures/map_views.png", "the semantic map rendered from camera poses of the run")
-    if job.evaluation.depth_rmse:
-        idx, rmse = zip(*job.evaluation.depth_rmse)
+    if result.evaluation is not None and result.evaluation.depth_rmse:
+        idx, rmse = zip(*result.evaluation.depth_rmse)
         save_series_plot(run.file("figures/depth_rmse.png"), np.array(idx), {"RMSE": np.array(rmse)}, "frame",
                          "predicted depth RMSE [m]")
         rep.figure("figures/depth_rmse.png", "per-frame RMSE of the predicted depth")

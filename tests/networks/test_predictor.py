@@ -207,3 +207,38 @@ def test_gpu_matches_cpu(dtype: str) -> None:
     tol = 1e-4 if dtype == "float32" else (1e-2 if dtype == "float16" else 3e-2)
     assert rel_err(gpu.depth, cpu.depth) <= tol
     assert np.abs(gpu.probs - cpu.probs).max() <= tol
+
+
+def test_predict_frames_batches_same_sizes_in_order(released: torch.nn.Module, small_image: np.ndarray) -> None:
+    from types import SimpleNamespace
+
+    predictor = Predictor(released, mode="naive")
+    other = np.ascontiguousarray(small_image[:64, :96])
+    frames = [SimpleNamespace(rgb=im, name=i) for i, im in enumerate([small_image, small_image, small_image,
+                                                                      other, small_image])]
+    batches: list[int] = []
+    out = list(predictor.predict_frames(iter(frames), batch_size=2, timer=lambda n, s: batches.append(n)))
+    assert [f.name for f, _ in out] == [0, 1, 2, 3, 4]
+    assert batches == [2, 1, 1, 1]  # full batch, then a size change cuts each batch short
+    for frame, prediction in out:
+        assert prediction.depth.shape == frame.rgb.shape[:2]
+        # batched and single passes round differently in the convolutions
+        np.testing.assert_allclose(prediction.depth, predictor.predict(frame.rgb).depth, rtol=1e-4, atol=1e-4)
+    with pytest.raises(NetworkError, match="batch_size 0"):
+        list(predictor.predict_frames(frames, batch_size=0))
+
+
+def test_torchscript_teacher_gets_the_predictors_post_processing(released: torch.nn.Module,
+                                                                 small_image: np.ndarray, tmp_path) -> None:
+    """Expert labelling serves TorchScript teachers through the Predictor: same labels as the eager model."""
+    from slamseg.networks.expert import load_teacher
+
+    traced = torch.jit.trace(released.eval(), torch.zeros(1, 3, 120, 160), strict=False)
+    path = tmp_path / "teacher.pt"
+    traced.save(str(path))
+    teacher = load_teacher(path)
+    assert isinstance(teacher, Predictor) and teacher.settings["mode"] == "naive"
+    got = teacher.predict(small_image)
+    want = Predictor(released, mode="naive").predict(small_image)
+    assert np.mean(got.labels == want.labels) > 0.999
+    np.testing.assert_allclose(got.depth, want.depth, rtol=1e-4, atol=1e-5)
