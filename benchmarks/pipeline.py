@@ -1,7 +1,7 @@
 """Speed of the whole ``slamseg reconstruct`` pipeline and the share of each stage, printed as a table and written
 to benchmarks/results/pipeline.json.
 
-Setting of issue 7: 640 x 480 frames of a synthetic room, the network at 320 x 240 (batch 4), predicted depth,
+Setting: 640 x 480 frames of a synthetic room, the network at 320 x 240 (batch 4), predicted depth,
 semantic TSDF (13 classes, 2 cm voxels, --voxel-size), labels fused every frame,
 ground-truth poses (tracking is a separate row). Target: >= 5 frames/s on 2 CPU cores.
 

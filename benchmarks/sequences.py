@@ -5,7 +5,7 @@ Each row is a function in ``ROWS``: it builds its input in a temporary folder an
 iterating the sequence. To add a row (e.g. synthetic rendering), write ``def bench_x(tmp: Path, frames: int)
 -> dict`` returning at least ``{"frames_per_s": ..., "target": ...}`` and append it to ``ROWS``.
 
-Usage: ``python benchmarks/sequences.py [--frames N]``. Targets (issue 3, 2 CPU cores): TUM >= 100 frames/s,
+Usage: ``python benchmarks/sequences.py [--frames N]``. Targets (2 CPU cores): TUM >= 100 frames/s,
 NYU raw with registration >= 30 frames/s, synthetic rendering >= 10 frames/s.
 """
 
@@ -88,7 +88,7 @@ def bench_nyu_raw(tmp: Path, frames: int, register: bool = True) -> dict:
 
 
 def bench_synthetic(tmp: Path, frames: int, noise: bool = False) -> dict:
-    """Synthetic rendering (issue 3): procedural furnished room, Open3D ray casting, shading, labels, normals."""
+    """Synthetic rendering: procedural furnished room, Open3D ray casting, shading, labels, normals."""
     from slamseg.sequences.synthetic import SyntheticSequence
 
     seq = SyntheticSequence(seed=0, num_frames=frames + 1, width=640, height=480, noise=noise)

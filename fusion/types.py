@@ -1,4 +1,4 @@
-"""Types shared by every map (semantic TSDF, surfel map): the rendered view and the map protocol (issue 6 item 0).
+"""Types shared by every map (semantic TSDF, surfel map): the rendered view and the map protocol.
 
 Light module: numpy and slamseg.sequences only, so pipelines can type against maps without importing open3d.
 """

@@ -1,4 +1,4 @@
-"""Semantic surfel map in the style of ElasticFusion / SemanticFusion (issue 6 item 2), numba-accelerated.
+"""Semantic surfel map in the style of ElasticFusion / SemanticFusion, numba-accelerated.
 
 Each surfel has a position, normal, radius, colour, confidence, last-seen / created frame counters and a class
 distribution over the map's K classes. One :meth:`SurfelMap.integrate` call:
