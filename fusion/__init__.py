@@ -7,8 +7,7 @@ access to e.g. ``slamseg.fusion.SemanticTSDF`` imports its module.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from slamseg.sequences.lazy import lazy_exports
 
 # public name -> submodule that defines it
 _LAZY = {
@@ -48,15 +47,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # cache: later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -1,38 +1,28 @@
-"""``slamseg compare-depth``: predicted against sensor (Kinect) depth on every frame."""
+"""``slamseg compare-depth``: compare the network's depth with the sensor's on every frame (metrics, CSV, figures).
+
+Predict depth for every frame of a sequence with sensor depth and compare: RMSE (lin, log), abs rel, sqr rel and
+delta accuracies per frame (per_frame.csv) and pooled (metrics.json), optionally in the NYU crop, with a depth cap
+and after per-frame median scaling; figures and a report.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from slamseg.commands.options import Flag, add_options, add_run_options
+from slamseg.commands.options import flags, register
 
-FLAGS = (
-    Flag("sequence.path", "sequence with sensor depth (NYU raw, TUM, ICL-NUIM, KITTI...)", name="sequence"),
-    Flag("network.checkpoint", "network checkpoint (default: the bundled model)"),
-    Flag("max_depth", "metres; cap of evaluated sensor depth"),
-    Flag("nyu_crop", "evaluate inside the NYU evaluation crop only", const=True),
-    Flag("median_scaling", "skip the median-scaled metrics", name="--no-median-scaling", const=False),
-    Flag("sequence.start", "first frame"),
-    Flag("sequence.stop", "stop before this frame"),
-    Flag("sequence.step", "use every Nth frame"),
-    Flag("network", "network input size (default 320x240)", name="--input-size", size=True),
-    Flag("network.device", "torch device"),
-)
+FLAGS = flags("network.checkpoint", "max_depth", "sequence.start", "sequence.stop", "sequence.step", "network.device",
+              positional="sequence.path", names={"sequence.path": "sequence"},
+              switches={"--nyu-crop": ("nyu_crop", True), "--no-median-scaling": ("median_scaling", False)},
+              sizes={"--input-size": "network"},
+              helps={"--nyu-crop": "evaluate inside the NYU evaluation crop only",
+                     "--no-median-scaling": "skip the median-scaled metrics"})
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from slamseg.pipelines.compare_depth_config import CompareDepthConfig
 
-    p = sub.add_parser(
-        "compare-depth",
-        help="compare the network's depth with the sensor's on every frame (metrics, CSV, figures)",
-        description="Predict depth for every frame of a sequence with sensor depth and compare: RMSE (lin, log), "
-        "abs rel, sqr rel and delta accuracies per frame (per_frame.csv) and pooled (metrics.json), optionally "
-        "in the NYU crop, with a depth cap and after per-frame median scaling; figures and a report.",
-    )
-    add_options(p, CompareDepthConfig, FLAGS)
-    add_run_options(p, "compare-depth")
-    p.set_defaults(func=run)
+    register(sub, "compare-depth", __doc__, CompareDepthConfig, FLAGS, run)
 
 
 def run(args: argparse.Namespace) -> int:

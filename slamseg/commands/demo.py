@@ -1,32 +1,23 @@
-"""``slamseg demo``: the zero set-up demo (synthetic room, bundled model, semantic reconstruction, evaluation)."""
+"""``slamseg demo``: zero set-up demo: synthetic room -> bundled network -> semantic mesh + report.
+
+Render a synthetic furnished room with exact ground truth (once; reused later), run the bundled joint network on
+every frame, track the camera on the predicted depth, fuse a semantic TSDF, evaluate against the ground truth and
+print a short table with where the mesh and report are. No downloads, no arguments needed.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from slamseg.commands.options import Flag, add_options, add_run_options
+from slamseg.commands.options import flags, register
 
-FLAGS = (
-    Flag("checkpoint", "use this model instead of the bundled one"),
-    Flag("frames", "number of frames"),
-    Flag("seed", "room seed"),
-)
+FLAGS = flags("checkpoint", "frames", "seed", helps={"checkpoint": "use this model instead of the bundled one"})
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from slamseg.pipelines.demo_config import DemoConfig
 
-    p = sub.add_parser(
-        "demo",
-        help="zero set-up demo: synthetic room -> bundled network -> semantic mesh + report",
-        description="Render a synthetic furnished room with exact ground truth (once; reused later), run the "
-        "bundled joint network on every frame, track the camera on the predicted depth, fuse a semantic TSDF, "
-        "evaluate against the ground truth and print a short table with where the mesh and report are. "
-        "No downloads, no arguments needed.",
-    )
-    add_options(p, DemoConfig, FLAGS, config_default="demo")
-    add_run_options(p, "demo")
-    p.set_defaults(func=run)
+    register(sub, "demo", __doc__, DemoConfig, FLAGS, run, config_default="demo")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,41 +1,28 @@
-"""``slamseg evaluate CKPT DATA``: the paper's metrics and tables (I, II, VI) for a checkpoint on a dataset."""
+"""``slamseg evaluate``: evaluate a checkpoint: mIoU, pixel/class accuracy, depth and normals metrics.
+
+Evaluate a slamseg or released checkpoint on a dataset (any sequence path open_sequence reads, or
+'synthetic:SEED[,SEED...]' for held-out synthetic scenes). Writes metrics.json and tables.md (layout of the
+paper's Tables I/II/VI) into the run folder and prints the tables.
+"""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from slamseg.commands.options import Flag, add_options, add_run_options
+from slamseg.commands.options import flags, register
 
-FLAGS = (
-    Flag("checkpoint", "model file (slamseg or released format)", name="checkpoint"),
-    Flag("data", "dataset path(s), or synthetic:SEEDS", name="data", nargs="*"),
-    Flag("format", "sequence format name (default: detect)"),
-    Flag("split", "reader split option (e.g. test for the NYU labelled .mat)"),
-    Flag("synthetic_frames", "frames per synthetic scene"),
-    Flag("synthetic_size", "synthetic image size WxH"),
-    Flag("synthetic_speed", "synthetic camera speed factor"),
-    Flag("class_slice", "channels of this dataset in a multi-dataset model (e.g. 40:46 for KITTI-6 in the 46-class)",
-         metavar="FIRST:END"),
-    Flag("nyu_crop", "evaluate depth inside Eigen's NYU crop", const=True),
-    Flag("max_depth", "ignore ground-truth depth beyond this (m)"),
-    Flag("batch_size", "frames per forward pass"),
-    Flag("device", "torch device"),
-)
+FLAGS = flags("format", "split", "synthetic_frames", "synthetic_size", "synthetic_speed", "class_slice", "max_depth",
+              "batch_size", "device", positional="checkpoint", positional_list="data",
+              switches={"--nyu-crop": ("nyu_crop", True)},
+              helps={"--nyu-crop": "evaluate depth inside Eigen's NYU crop"})
+EXAMPLE = "example: slamseg evaluate model.pt synthetic:100,101 --synthetic-frames 20 --synthetic-size 160x120"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from slamseg.pipelines.job_configs import EvaluateConfig
 
-    p = sub.add_parser(
-        "evaluate", help="evaluate a checkpoint: mIoU, pixel/class accuracy, depth and normals metrics",
-        description="Evaluate a slamseg or released checkpoint on a dataset (any sequence path open_sequence reads, "
-                    "or 'synthetic:SEED[,SEED...]' for held-out synthetic scenes). Writes metrics.json and "
-                    "tables.md (layout of the paper's Tables I/II/VI) into the run folder and prints the tables.",
-        epilog="example: slamseg evaluate model.pt synthetic:100,101 --synthetic-frames 20 --synthetic-size 160x120")
-    add_options(p, EvaluateConfig, FLAGS)
-    add_run_options(p, "evaluate", progress=False)
-    p.set_defaults(func=run)
+    register(sub, "evaluate", __doc__, EvaluateConfig, FLAGS, run, progress=False, epilog=EXAMPLE)
 
 
 def _open(spec: str, cfg: Any) -> Any:

@@ -1,33 +1,25 @@
-"""``slamseg evaluate-map``: ATE/RPE, 2D label accuracy and mesh accuracy of a finished reconstruct run."""
+"""``slamseg evaluate-map``: evaluate a reconstruct run against ground truth (ATE/RPE, 2D labels, mesh accuracy).
+
+Evaluate a finished 'slamseg reconstruct' run against its sequence's ground truth: trajectory ATE/RPE, the fused
+map's labels rendered into the labelled frames against ground truth and against the network's single-frame
+labels (SemanticFusion's protocol, in the map's classes), and mesh accuracy/completeness against a ground-truth
+mesh (synthetic sequences).
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from slamseg.commands.options import Flag, add_options, add_run_options
+from slamseg.commands.options import flags, register
 
-FLAGS = (
-    Flag("run", "run folder of 'slamseg reconstruct'", name="run"),
-    Flag("sequence", "sequence path, if it moved since the run"),
-    Flag("single_frame", "skip running the network for the single-frame label comparison",
-         name="--no-single-frame", const=False),
-)
+FLAGS = flags("sequence", positional="run", switches={"--no-single-frame": ("single_frame", False)},
+              helps={"--no-single-frame": "skip running the network for the single-frame label comparison"})
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from slamseg.pipelines.job_configs import EvaluateMapConfig
 
-    p = sub.add_parser(
-        "evaluate-map",
-        help="evaluate a reconstruct run against ground truth (ATE/RPE, 2D labels, mesh accuracy)",
-        description="Evaluate a finished 'slamseg reconstruct' run against its sequence's ground truth: "
-        "trajectory ATE/RPE, the fused map's labels rendered into the labelled frames against ground truth "
-        "and against the network's single-frame labels (SemanticFusion's protocol, in the map's classes), and "
-        "mesh accuracy/completeness against a ground-truth mesh (synthetic sequences).",
-    )
-    add_options(p, EvaluateMapConfig, FLAGS)
-    add_run_options(p, "evaluate-map")
-    p.set_defaults(func=run)
+    register(sub, "evaluate-map", __doc__, EvaluateMapConfig, FLAGS, run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,34 +1,25 @@
-"""``slamseg export``: a saved map or run folder -> PLY / GLB / OBJ semantic meshes."""
+"""``slamseg export``: export a saved semantic map (or a reconstruct run folder) as PLY/GLB/OBJ.
+
+Extract the semantic mesh of a saved map (map.npz, or the run folder of 'slamseg reconstruct') and write it as PLY
+(with a per-vertex 'label' property), GLB or OBJ, coloured by class or by RGB, optionally one file per class.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from slamseg.commands.options import Flag, add_options, add_run_options
+from slamseg.commands.options import flags, register
 
-FLAGS = (
-    Flag("map", "map file (map.npz) or reconstruct run folder", name="map"),
-    Flag("format", "file format"),
-    Flag("palette", "vertex colours: NYU-13 (SemanticFusion colours), NYU-40, the map's classes, or RGB"),
-    Flag("per_class", "also write one file per class under classes/", const=True),
-    Flag("min_confidence", "vertices whose label probability is below this become void (0..1)"),
-    Flag("with_probs", "PLY: add per-vertex class probabilities", const=True),
-)
+FLAGS = flags("format", "palette", "min_confidence", positional="map",
+              switches={"--per-class": ("per_class", True), "--with-probs": ("with_probs", True)},
+              helps={"--per-class": "also write one file per class under classes/",
+                     "--with-probs": "PLY: add per-vertex class probabilities"})
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from slamseg.pipelines.job_configs import ExportConfig
 
-    p = sub.add_parser(
-        "export",
-        help="export a saved semantic map (or a reconstruct run folder) as PLY/GLB/OBJ",
-        description="Extract the semantic mesh of a saved map (map.npz, or the run folder of 'slamseg reconstruct') "
-        "and write it as PLY (with a per-vertex 'label' property), GLB or OBJ, coloured by class or by RGB, "
-        "optionally one file per class.",
-    )
-    add_options(p, ExportConfig, FLAGS)
-    add_run_options(p, "export", progress=False)
-    p.set_defaults(func=run)
+    register(sub, "export", __doc__, ExportConfig, FLAGS, run, progress=False)
 
 
 def run(args: argparse.Namespace) -> int:

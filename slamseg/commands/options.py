@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -29,7 +31,8 @@ class Flag:
     Attributes:
         key: dotted config key (``tsdf.voxel_size``), or for ``size`` flags the section holding
             ``input_width`` / ``input_height``.
-        help: what the option does (its default is appended from the dataclass).
+        help: what the option does; None takes the field's description from its dataclass's docstring
+            (``Attributes:``). The default is appended from the dataclass.
         name: the flag (``--voxel-size``); default ``--`` + the key's last part with dashes. A name without
             dashes is a positional argument (optional: a config file may give the value instead).
         const: a switch: the flag stores this value (e.g. ``--no-median-scaling`` stores False).
@@ -39,7 +42,7 @@ class Flag:
     """
 
     key: str
-    help: str
+    help: str | None = None
     name: str | None = None
     const: Any = _UNSET
     size: bool = False
@@ -83,6 +86,69 @@ def field_at(schema: type, key: str) -> tuple[Any, Any]:
     raise KeyError(key)  # pragma: no cover - the loop always returns
 
 
+def attribute_docs(cls: type) -> dict[str, str]:
+    """Field name -> its description in the ``Attributes:`` section of ``cls``'s docstring (Google style; an entry
+    may name several fields: ``start, stop, step: ...``)."""
+    docs: dict[str, str] = {}
+    current: list[str] = []
+    inside = False
+    for line in (inspect.getdoc(cls) or "").splitlines():
+        if line.strip() == "Attributes:":
+            inside = True
+            continue
+        if not inside:
+            continue
+        if line and not line.startswith(" "):
+            break  # the next section
+        entry = re.match(r"^ {4}([A-Za-z_][\w, ]*):\s*(.*)$", line)
+        if entry and not line.startswith(" " * 8):
+            current = [name.strip() for name in entry.group(1).split(",")]
+            for name in current:
+                docs[name] = entry.group(2).strip()
+        elif current and line.strip():
+            for name in current:
+                docs[name] = f"{docs[name]} {line.strip()}".strip()
+    return docs
+
+
+def _field_help(schema: type, key: str) -> str:
+    """The docstring description of the dotted ``key`` (its owning dataclass's ``Attributes:`` entry)."""
+    cls: Any = schema
+    parts = key.split(".")
+    for part in parts[:-1]:
+        cls = _strip_optional(get_type_hints(cls)[part])
+    return attribute_docs(cls).get(parts[-1], "")
+
+
+def flags(*keys: str, positional: str | None = None, positional_list: str | None = None,
+          switches: dict[str, tuple[str, Any]] | None = None, sizes: dict[str, str] | None = None,
+          names: dict[str, str] | None = None, helps: dict[str, str] | None = None) -> tuple[Flag, ...]:
+    """A command's flags, compactly: each of ``keys`` is a config key whose flag is named after it.
+
+    Args:
+        positional: the config key of the optional positional argument (named after the key's last part, or
+            ``names``).
+        positional_list: the config key (a top-level list) of any number of positional values.
+        switches: ``{flag: (key, value)}`` switches that store a constant (``"--no-median-scaling": ("median_scaling",
+            False)``).
+        sizes: ``{flag: section}`` ``WxH`` options setting ``section.input_width`` / ``input_height``.
+        names: ``{key: flag}`` where a flag's name is not its key's.
+        helps: ``{key or flag: text}`` where the docstring's description is not what the flag should say.
+    """
+    helps = helps or {}
+    out = []
+    names = names or {}
+    if positional:
+        out.append(Flag(positional, helps.get(positional), name=names.get(positional, positional.rsplit(".")[-1])))
+    if positional_list:
+        out.append(Flag(positional_list, helps.get(positional_list), name=positional_list, nargs="*"))
+    out += [Flag(key, helps.get(key), name=names.get(key)) for key in keys]
+    out += [Flag(key, helps.get(flag), name=flag, const=value) for flag, (key, value) in (switches or {}).items()]
+    out += [Flag(section, helps.get(flag, "network input size WxH, e.g. 320x240"), name=flag, size=True)
+            for flag, section in (sizes or {}).items()]
+    return tuple(out)
+
+
 def _argument(flag: Flag, schema: type) -> tuple[list[str], dict[str, Any]]:
     kwargs: dict[str, Any] = {"dest": flag.dest, "default": None}
     names = [flag.flag]
@@ -90,7 +156,7 @@ def _argument(flag: Flag, schema: type) -> tuple[list[str], dict[str, Any]]:
         kwargs.update(metavar="WxH", help=flag.help)
         return names, kwargs
     tp, default = field_at(schema, flag.key)
-    help_text = flag.help
+    help_text = flag.help if flag.help is not None else _field_help(schema, flag.key)
     if flag.const is not _UNSET:
         kwargs.update(action="store_const", const=flag.const)
         return names, kwargs | {"help": help_text}
@@ -126,6 +192,22 @@ def add_options(parser: argparse.ArgumentParser, schema: type, flags: typing.Seq
                             "flags override it")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override any config value, e.g. --set tsdf.depth_max=5 (repeatable)")
+
+
+def register(sub: argparse._SubParsersAction, name: str, doc: str | None, schema: type,
+             command_flags: typing.Sequence[Flag], run: typing.Callable[[argparse.Namespace], int], *,
+             config_default: str | None = None, resume: bool = False, progress: bool = True,
+             epilog: str | None = None) -> argparse.ArgumentParser:
+    """Add a command whose options are ``schema``: help from the first paragraph of ``doc`` (the command module's
+    docstring, with its ``slamseg NAME`` title removed), description from the rest, then its flags, ``--config``,
+    ``--set`` and the run-folder options."""
+    paragraphs = [" ".join(p.split()) for p in (doc or "").strip().split("\n\n")]
+    summary = re.sub(r"^``slamseg [\w-]+[^`]*``:\s*", "", paragraphs[0]).rstrip(".")
+    parser = sub.add_parser(name, help=summary, description=" ".join(paragraphs[1:]) or summary, epilog=epilog)
+    add_options(parser, schema, command_flags, config_default=config_default)
+    add_run_options(parser, name, resume=resume, progress=progress)
+    parser.set_defaults(func=run)
+    return parser
 
 
 def add_run_options(parser: argparse.ArgumentParser, command: str, resume: bool = False,

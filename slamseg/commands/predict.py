@@ -1,9 +1,10 @@
-"""``slamseg predict``: run the joint network on images, image folders or sequences and write its outputs.
+"""``slamseg predict``: run the joint network on images/folders/sequences: depth, labels, normals PNGs.
 
-Per frame, into the run folder: ``depth/<name>.png`` (uint16, depth x --depth-factor, 1000 = millimetres),
-``labels/<name>.png`` (label ids, 0 = void), ``depth_vis/``, ``labels_vis/`` and ``normals_vis/`` colour PNGs,
-and with --save-probs ``probs/<name>.npz`` (``probs``: H x W x K float16). Plus metrics.json (frames, frames/s)
-and config.yaml (the options used).
+Run the joint depth + segmentation network on every frame of the INPUTS (image files, folders of images, or any
+sequence slamseg reads) and write per frame, into a run folder: ``depth/<name>.png`` (uint16, depth x
+--depth-factor, 1000 = millimetres), ``labels/<name>.png`` (label ids, 0 = void), ``depth_vis/``, ``labels_vis/``
+and ``normals_vis/`` colour PNGs, and with --save-probs ``probs/<name>.npz`` (``probs``: H x W x K float16); plus
+metrics.json (frames, frames/s, the model) and config.yaml (the options, reloadable with --config).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from slamseg.commands.options import Flag, add_options, add_run_options
+from slamseg.commands.options import flags, register
 from slamseg.errors import ConfigError, SequenceFormatError
 
 log = logging.getLogger(__name__)
@@ -22,34 +23,16 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
 
 
-FLAGS = (
-    Flag("inputs", "image files, image folders or sequence paths", name="inputs", nargs="*"),
-    Flag("checkpoint", "network checkpoint (released or slamseg format; default: the bundled model)"),
-    Flag("device", "cpu or cuda[:N]"),
-    Flag("mode", "serving path"),
-    Flag("dtype", "network precision (float16 on CUDA only)"),
-    Flag("", "run the network at WxH (e.g. 320x240); outputs keep the image size", name="--input-size", size=True),
-    Flag("class_slice", "label set name (e.g. nyu40) or FIRST:END channels of a multi-dataset model"),
-    Flag("depth_factor", "depth PNG value per metre (1000: millimetres)"),
-    Flag("save_probs", "also write probs/<name>.npz (float16)", const=True),
-    Flag("threads", "torch CPU threads"),
-    Flag("max_pixels", "refuse images larger than this many pixels (default 50000000, or SLAMSEG_MAX_IMAGE_PIXELS)"),
-)
+FLAGS = flags("checkpoint", "device", "mode", "dtype", "class_slice", "depth_factor", "threads", "max_pixels",
+              positional_list="inputs", switches={"--save-probs": ("save_probs", True)}, sizes={"--input-size": ""},
+              helps={"--save-probs": "also write probs/<name>.npz (float16)",
+                     "--input-size": "run the network at WxH (e.g. 320x240); outputs keep the image size"})
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from slamseg.pipelines.job_configs import PredictConfig
 
-    p = sub.add_parser(
-        "predict",
-        help="run the joint network on images/folders/sequences: depth, labels, normals PNGs",
-        description="Run the joint depth + segmentation network on every frame of the INPUTS (image files, "
-        "folders of images, or any sequence slamseg reads) and write per frame a 16-bit depth PNG, a label PNG, "
-        "colourised depth/labels/normals and optionally the class probabilities into a run folder.",
-    )
-    add_options(p, PredictConfig, FLAGS)
-    add_run_options(p, "predict")
-    p.set_defaults(func=run)
+    register(sub, "predict", __doc__, PredictConfig, FLAGS, run)
 
 
 MIN_IMAGE_SIDE = 16  # pixels: below this there is nothing to segment (and the depth is a guess)

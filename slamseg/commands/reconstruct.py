@@ -1,46 +1,27 @@
-"""``slamseg reconstruct``: a sequence -> semantic mesh, trajectory, map, metrics and report."""
+"""``slamseg reconstruct``: reconstruct a sequence into a semantic 3D map (mesh, point cloud, trajectory, report).
+
+Run the joint network on every frame, track the camera, fuse depth and class probabilities into a semantic TSDF or
+surfel map, and write the semantic mesh (PLY + GLB), point cloud, trajectory (TUM format), the map, metrics.json
+and a report into a run folder.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from slamseg.commands.options import Flag, add_options, add_run_options
+from slamseg.commands.options import flags, register
 
-FLAGS = (
-    Flag("sequence.path", "sequence folder or file (NYU raw, NYU .mat, TUM, ICL-NUIM, KITTI, image folder); "
-         "overrides sequence.path of --config", name="sequence"),
-    Flag("network.checkpoint", "network checkpoint (default: the bundled model)"),
-    Flag("depth", "depth to fuse"),
-    Flag("labels", "labels to fuse"),
-    Flag("map", "map type"),
-    Flag("tracking", "pose source: the sequence's (gt), or tracked: keyframe (recommended for recordings without "
-         "poses), odometry (frame to frame) or model (frame to map)"),
-    Flag("labels_every", "fuse labels every Nth frame"),
-    Flag("classes", "classes in the map"),
-    Flag("sequence.start", "first frame"),
-    Flag("sequence.stop", "stop before this frame"),
-    Flag("sequence.step", "use every Nth frame"),
-    Flag("network", "network input size, e.g. 320x240 (default 320x240)", name="--input-size", size=True),
-    Flag("network.device", "torch device, e.g. cpu or cuda"),
-    Flag("tsdf.voxel_size", "TSDF voxel size in metres"),
-    Flag("save_predictions", "also write per-frame predictions", const=True),
-    Flag("viz", "live visualisation (rerun needs slamseg[viz])"),
-)
+FLAGS = flags("network.checkpoint", "depth", "labels", "map", "tracking", "labels_every", "classes", "sequence.start",
+              "sequence.stop", "sequence.step", "network.device", "tsdf.voxel_size", "viz",
+              positional="sequence.path", names={"sequence.path": "sequence"},
+              switches={"--save-predictions": ("save_predictions", True)}, sizes={"--input-size": "network"},
+              helps={"--save-predictions": "also write per-frame predictions"})
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from slamseg.pipelines.reconstruct_config import ReconstructConfig
 
-    p = sub.add_parser(
-        "reconstruct",
-        help="reconstruct a sequence into a semantic 3D map (mesh, point cloud, trajectory, report)",
-        description="Run the joint network on every frame, track the camera, fuse depth and class probabilities "
-        "into a semantic TSDF or surfel map, and write the semantic mesh (PLY + GLB), point cloud, trajectory "
-        "(TUM format), the map, metrics.json and a report into a run folder.",
-    )
-    add_options(p, ReconstructConfig, FLAGS)
-    add_run_options(p, "reconstruct", resume=True)
-    p.set_defaults(func=run)
+    register(sub, "reconstruct", __doc__, ReconstructConfig, FLAGS, run, resume=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,41 +1,28 @@
-"""``slamseg synth``: render a synthetic indoor sequence with full ground truth and write it in TUM layout."""
+"""``slamseg synth``: render a synthetic furnished room with exact depth, NYU-40 labels, normals, poses and mesh.
+
+Generate a procedural furnished room from a seed, render it along a smooth look-around camera path (ray casting)
+and write it in slamseg's TUM-style layout: rgb/, depth/ (uint16, /depth_scale), labels/ (NYU-40), normals/,
+groundtruth.txt, camera.json, plus mesh.ply (the scene mesh with a per-vertex 'label') and config.yaml. Read it
+back with open_sequence(DIR).
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from slamseg.commands.options import Flag, add_options, add_run_options
+from slamseg.commands.options import flags, register
 
-FLAGS = (
-    Flag("seed", "seed of room, trajectory and noise"),
-    Flag("frames", "number of frames"),
-    Flag("width", "image width in pixels"),
-    Flag("height", "image height in pixels"),
-    Flag("speed", "camera motion per frame, relative"),
-    Flag("depth_scale", "depth PNG units per metre"),
-    Flag("noise", "add Kinect-like depth noise and holes", const=True),
-    Flag("furniture", "render the bare room (walls, floor, ceiling, door, windows, pictures)", name="--no-furniture",
-         const=False),
-)
+FLAGS = flags("seed", "frames", "width", "height", "speed", "depth_scale",
+              switches={"--noise": ("noise", True), "--no-furniture": ("furniture", False)},
+              helps={"--noise": "add Kinect-like depth noise and holes",
+                     "--no-furniture": "render the bare room (walls, floor, ceiling, door, windows, pictures)"})
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from slamseg.pipelines.synth_config import SynthConfig
 
-    p = sub.add_parser(
-        "synth",
-        help="render a synthetic furnished room with exact depth, NYU-40 labels, normals, poses and mesh",
-        description=(
-            "Generate a procedural furnished room from a seed, render it along a smooth look-around camera path "
-            "(ray casting) and write it in slamseg's TUM-style layout: rgb/, depth/ (uint16, /depth_scale), "
-            "labels/ (NYU-40), normals/, groundtruth.txt, camera.json, plus mesh.ply (the scene mesh with a "
-            "per-vertex 'label') and config.yaml. Read it back with open_sequence(DIR)."
-        ),
-        epilog="example: slamseg synth --out data/room0 --seed 0 --frames 300 --noise",
-    )
-    add_options(p, SynthConfig, FLAGS, config_default="synth_room")
-    add_run_options(p, "synth")
-    p.set_defaults(func=run)
+    register(sub, "synth", __doc__, SynthConfig, FLAGS, run, config_default="synth_room",
+             epilog="example: slamseg synth --out data/room0 --seed 0 --frames 300 --noise")
 
 
 def run(args: argparse.Namespace) -> int:
