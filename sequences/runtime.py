@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import os
 import sys
 
 log = logging.getLogger(__name__)
@@ -22,10 +23,15 @@ _RETAINED = False
 
 
 def prefer_openmp_for_numba() -> None:
-    """Make numba pick OpenMP, then its own work queue, then TBB, for parallel kernels (before the first one runs)."""
-    import numba
+    """Make numba pick OpenMP, then its own work queue, then TBB, for parallel kernels (before the first one runs).
 
-    numba.config.THREADING_LAYER_PRIORITY = list(NUMBA_LAYERS)
+    When numba is not imported yet, this is its environment setting (read at import; a user's own setting wins),
+    so that a command which never runs a kernel does not pay numba's import (about 0.8 s)."""
+    numba = sys.modules.get("numba")
+    if numba is not None:
+        numba.config.THREADING_LAYER_PRIORITY = list(NUMBA_LAYERS)
+    else:
+        os.environ.setdefault("NUMBA_THREADING_LAYER_PRIORITY", " ".join(NUMBA_LAYERS))
 
 
 def retain_freed_memory(threshold_bytes: int = 1 << 30) -> bool:

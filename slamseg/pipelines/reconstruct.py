@@ -333,8 +333,12 @@ class Reconstruction:
                             "p90_correction_m": round(result.p90_correction_m, 4), "map_rebuilt": rebuilt}
         t0 = time.perf_counter()
         done = self.result()
-        metrics = outputs.write_outputs(done, self.run)
+        metrics, geometry = outputs.write_outputs(done, self.run)
         metrics["timings"]["outputs_seconds"] = round(time.perf_counter() - t0, 3)
+        if done.evaluation is not None:
+            t0 = time.perf_counter()
+            metrics["evaluation"] = outputs.evaluate_result(done, geometry)
+            metrics["timings"]["evaluation_seconds"] = round(time.perf_counter() - t0, 3)
         self.run.write_json("metrics.json", metrics)
         outputs.write_report(done, metrics, self.run)
         if self.viz is not None:

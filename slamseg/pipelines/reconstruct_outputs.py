@@ -110,8 +110,9 @@ def save_prediction(run: RunFolder, frame: Frame, prediction: Any) -> None:
             iio.imwrite(tmp, image)
 
 
-def write_outputs(result: ReconstructionResult, run: RunFolder) -> dict[str, Any]:
-    """Mesh (PLY + GLB), point cloud, trajectory, map, and the metrics dict."""
+def write_outputs(result: ReconstructionResult, run: RunFolder) -> tuple[dict[str, Any], Any]:
+    """Mesh (PLY + GLB), point cloud, trajectory, map; returns the metrics dict (without the evaluation, which is
+    its own step: :func:`evaluate_result`) and the extracted geometry."""
     from slamseg.fusion.export import export_mesh, export_point_cloud
     from slamseg.sequences.poses import write_tum_trajectory
 
@@ -154,13 +155,19 @@ def write_outputs(result: ReconstructionResult, run: RunFolder) -> dict[str, Any
         "map_class_histogram": {names[int(c)]: int(n) for c, n in zip(labels, counts)},
         "outputs": {k: str(v.relative_to(run.path)) for k, v in files.items()},
     }
-    if result.evaluation is not None:
-        gt_mesh = Path(result.cfg.sequence.path) / "mesh.ply"
-        trajectory = trajectory_metrics(records, result.evaluation.gt_poses, result.ground_truth,
-                                        predicted_depth=result.cfg.depth == "predicted")
-        metrics["evaluation"] = evaluate(result.semantic_map, result.estimated_poses(), result.evaluation,
-                                         geometry if len(geometry.faces) else None, gt_mesh, trajectory)
-    return metrics
+    return metrics, geometry
+
+
+def evaluate_result(result: ReconstructionResult, geometry: Any) -> dict[str, Any]:
+    """Everything the sequence's ground truth allows to evaluate of the result (trajectory, labels rendered into
+    the labelled frames, predicted depth, the mesh); empty without collected ground truth."""
+    if result.evaluation is None:
+        return {}
+    gt_mesh = Path(result.cfg.sequence.path) / "mesh.ply"
+    trajectory = trajectory_metrics(result.records, result.evaluation.gt_poses, result.ground_truth,
+                                    predicted_depth=result.cfg.depth == "predicted")
+    return evaluate(result.semantic_map, result.estimated_poses(), result.evaluation,
+                    geometry if len(geometry.faces) else None, gt_mesh, trajectory)
 
 
 def _tracking_summary(result: ReconstructionResult) -> dict[str, Any]:
