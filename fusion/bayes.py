@@ -89,13 +89,34 @@ def _as_label_set(ls: str | LabelSet) -> LabelSet:
     return ls if isinstance(ls, LabelSet) else get_label_set(ls)
 
 
-def resolve_label_sets(
-    label_set: str | LabelSet, probs_label_set: str | LabelSet | None
-) -> tuple[LabelSet, LabelSet]:
-    """A map's (label set, set of the probabilities it is given), names resolved now so that an unknown name
-    fails at construction, not at the first labelled frame; ``probs_label_set`` None means the map's set."""
-    own = _as_label_set(label_set)
-    return own, own if probs_label_set is None else _as_label_set(probs_label_set)
+class MapLabelSets:
+    """What every semantic map holds about classes: its own label set and the set of the probabilities it is given
+    (mapped into its own by :func:`prepare_probs`). Names are resolved at construction, so that an unknown name
+    fails there, not at the first labelled frame.
+
+    Args:
+        label_set: the map's label set (name or object).
+        probs_label_set: the set ``integrate``'s probabilities are in; None means the map's set.
+    """
+
+    def __init__(self, label_set: str | LabelSet, probs_label_set: str | LabelSet | None) -> None:
+        self._label_set = _as_label_set(label_set)
+        self._probs_label_set = self._label_set if probs_label_set is None else _as_label_set(probs_label_set)
+
+    @property
+    def label_set(self) -> LabelSet:
+        """The map's label set."""
+        return self._label_set
+
+    @property
+    def probs_label_set(self) -> LabelSet:
+        """The label set of the probabilities ``integrate`` is given (mapped into the map's set)."""
+        return self._probs_label_set
+
+    @property
+    def num_classes(self) -> int:
+        """K, the number of non-void classes of the map's label set (one distribution entry each)."""
+        return self._label_set.num_classes
 
 
 def prepare_probs(

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from slamseg.fusion.bayes import prepare_probs, resolve_label_sets
+from slamseg.fusion.bayes import MapLabelSets, prepare_probs
 from slamseg.fusion.errors import MapError
 from slamseg.fusion.maps import CORRUPT_ARCHIVE
 from slamseg.fusion.params import SurfelParams
@@ -73,7 +73,7 @@ class _FrameStats:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
-class SurfelMap:
+class SurfelMap(MapLabelSets):
     """Semantic surfel map; implements the common map API (fusion/types.py ``SemanticMap``).
 
     Args (in the order of :class:`SemanticTSDF`'s):
@@ -89,7 +89,7 @@ class SurfelMap:
         label_set: str | LabelSet = "nyu13",
         probs_label_set: str | LabelSet | None = None,
     ) -> None:
-        self._label_set, self._probs_label_set = resolve_label_sets(label_set, probs_label_set)
+        super().__init__(label_set, probs_label_set)
         self.params = (params or SurfelParams()).validate()
         self.frame = 0  # number of integrate calls so far (the surfels' clock)
         self.n = 0
@@ -129,16 +129,6 @@ class SurfelMap:
             setattr(self, name, grown)
 
     # ------------------------------------------------------------------------------------------ API
-    @property
-    def label_set(self) -> LabelSet:
-        """The map's label set."""
-        return self._label_set
-
-    @property
-    def num_classes(self) -> int:
-        """K, the number of non-void classes of the map's label set."""
-        return self._label_set.num_classes
-
     def __len__(self) -> int:
         return self.n
 

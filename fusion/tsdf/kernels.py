@@ -70,15 +70,15 @@ def band_pixels_kernel(
     extr: np.ndarray,  # 3 x 4 float32 world-to-camera
     intr: np.ndarray,  # (fx, fy, cx, cy) float32
     depth: np.ndarray,  # H x W float32 metres, 0 = invalid (already range-clipped)
-    trunc: np.float32,  # metres, Open3D's sdf_trunc
-    band: np.float32,  # metres, <= trunc
+    band: np.float32,  # metres, <= Open3D's truncation distance
     needed: np.ndarray,  # H x W uint8, all zero on entry; set to 1 at every pixel some voxel uses
 ) -> np.ndarray:
     """Pass 1 of the label update: the pixel (flat index v * W + u) of every voxel to label, else -1.
 
-    A voxel is labelled when Open3D's integrate updated it from that pixel (depth > 0, z > 0, sdf >= -trunc) and
-    its signed distance ``depth - z`` is below ``band`` in magnitude: free-space voxels whose distance Open3D
-    truncated carry no evidence about the surface's class. Returns N x R^3 int32 in a block's voxel order
+    A voxel is labelled when its signed distance ``depth - z`` to the pixel Open3D's integrate read for it is below
+    ``band`` in magnitude (depth > 0, z > 0). With ``band`` at most the truncation distance, these are voxels
+    Open3D updated from that pixel; free-space voxels whose distance it truncated carry no evidence about the
+    surface's class. Returns N x R^3 int32 in a block's voxel order
     (z, y, x). Only these pixels' logs are needed later: with ~5 px per 2 cm voxel at 2 m, a fraction of the image.
     """
     h, w = depth.shape
@@ -93,8 +93,7 @@ def band_pixels_kernel(
                                             voxel_size, extr, fx, fy, cx, cy, w, h)
                     if u >= 0 and zc > 0:
                         d = depth[v, u]
-                        sdf = d - zc
-                        if d > 0 and sdf >= -trunc and sdf < band and sdf > -band:
+                        if d > 0 and abs(d - zc) < band:
                             pix[i, j] = v * w + u
                             needed[v, u] = 1  # every writer stores the same 1: the race is benign
                     j += 1

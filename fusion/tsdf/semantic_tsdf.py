@@ -19,7 +19,7 @@ import numpy as np
 import open3d as o3d
 import open3d.core as o3c
 
-from slamseg.fusion.bayes import prepare_probs, resolve_label_sets
+from slamseg.fusion.bayes import MapLabelSets, prepare_probs
 from slamseg.fusion.errors import MapError
 from slamseg.fusion.params import TSDFParams
 from slamseg.fusion.tsdf import kernels as kern
@@ -57,7 +57,7 @@ def depth_weights(depth: np.ndarray, params: TSDFParams) -> np.ndarray | None:
     return np.clip(w, params.weight_min, 1.0).astype(np.float32)
 
 
-class SemanticTSDF:
+class SemanticTSDF(MapLabelSets):
     """A dense TSDF whose voxels carry colour and a fused class distribution over ``label_set``.
 
     Args:
@@ -74,7 +74,7 @@ class SemanticTSDF:
         probs_label_set: str | LabelSet | None = None,
     ) -> None:
         self.params = (params or TSDFParams()).validate()
-        self._label_set, self._probs_label_set = resolve_label_sets(label_set, probs_label_set)
+        super().__init__(label_set, probs_label_set)
         self._device = o3c.Device(self.params.device)
         self._vbg = self._new_grid(self.params.block_count)
         self._log_q: np.ndarray | None = None  # per-pixel log-probability buffer reused between frames
@@ -83,21 +83,6 @@ class SemanticTSDF:
         self.growths = 0
 
     # ------------------------------------------------------------------ properties
-    @property
-    def label_set(self) -> LabelSet:
-        """The map's label set."""
-        return self._label_set
-
-    @property
-    def probs_label_set(self) -> LabelSet:
-        """The label set of the probabilities :meth:`integrate` is given (mapped into the map's set)."""
-        return self._probs_label_set
-
-    @property
-    def num_classes(self) -> int:
-        """K, the number of non-void classes a voxel's distribution covers."""
-        return self._label_set.num_classes
-
     @property
     def voxel_grid(self) -> o3d.t.geometry.VoxelBlockGrid:
         """The underlying Open3D grid (attributes tsdf, weight, color, label)."""
@@ -258,7 +243,7 @@ class SemanticTSDF:
         needed = np.zeros((h, w), dtype=np.uint8)
         pix = kern.band_pixels_kernel(
             buf.shape[0], keys, p.block_resolution, np.float32(p.voxel_size), extr, intr, depth,
-            np.float32(p.trunc_voxels) * np.float32(p.voxel_size), np.float32(p.label_band), needed,
+            np.float32(p.label_band), needed,
         )
         if self._log_q is None or self._log_q.shape != q.shape:
             # kept between frames: a fresh 16 MB buffer each frame costs thousands of page faults

@@ -37,7 +37,6 @@ class Flag:
             dashes is a positional argument (optional: a config file may give the value instead).
         const: a switch: the flag stores this value (e.g. ``--no-median-scaling`` stores False).
         size: ``WxH`` text parsed into ``<key>.input_width`` and ``<key>.input_height``.
-        metavar: shown in ``--help`` instead of the type.
         nargs: for a positional list option ("*": any number; a config file may give them instead).
     """
 
@@ -46,7 +45,6 @@ class Flag:
     name: str | None = None
     const: Any = _UNSET
     size: bool = False
-    metavar: str | None = None
     nargs: str | None = None
 
     @property
@@ -66,24 +64,27 @@ def _strip_optional(tp: Any) -> Any:
     return tp
 
 
+def _owner(schema: type, key: str) -> tuple[Any, str]:
+    """(the dataclass that declares the dotted ``key``'s last part, that part)."""
+    cls: Any = schema
+    *sections, name = key.split(".")
+    for section in sections:
+        cls = _strip_optional(get_type_hints(cls)[section])
+    return cls, name
+
+
 def field_at(schema: type, key: str) -> tuple[Any, Any]:
     """(annotation, default) of the dotted ``key`` of dataclass ``schema``; default is _UNSET when required."""
-    cls: Any = schema
-    parts = key.split(".")
-    for i, part in enumerate(parts):
-        hints = get_type_hints(cls)
-        if part not in hints:
-            raise KeyError(f"{schema.__name__} has no option {key!r}")
-        field = next(f for f in dataclasses.fields(cls) if f.name == part)
-        tp = _strip_optional(hints[part])
-        if i == len(parts) - 1:
-            if field.default is not dataclasses.MISSING:
-                return tp, field.default
-            if field.default_factory is not dataclasses.MISSING:
-                return tp, field.default_factory()
-            return tp, _UNSET
-        cls = tp
-    raise KeyError(key)  # pragma: no cover - the loop always returns
+    cls, name = _owner(schema, key)
+    hints = get_type_hints(cls)
+    if name not in hints:
+        raise KeyError(f"{schema.__name__} has no option {key!r}")
+    field = next(f for f in dataclasses.fields(cls) if f.name == name)
+    if field.default is not dataclasses.MISSING:
+        return _strip_optional(hints[name]), field.default
+    if field.default_factory is not dataclasses.MISSING:
+        return _strip_optional(hints[name]), field.default_factory()
+    return _strip_optional(hints[name]), _UNSET
 
 
 def attribute_docs(cls: type) -> dict[str, str]:
@@ -113,11 +114,8 @@ def attribute_docs(cls: type) -> dict[str, str]:
 
 def _field_help(schema: type, key: str) -> str:
     """The docstring description of the dotted ``key`` (its owning dataclass's ``Attributes:`` entry)."""
-    cls: Any = schema
-    parts = key.split(".")
-    for part in parts[:-1]:
-        cls = _strip_optional(get_type_hints(cls)[part])
-    return attribute_docs(cls).get(parts[-1], "")
+    cls, name = _owner(schema, key)
+    return attribute_docs(cls).get(name, "")
 
 
 def flags(*keys: str, positional: str | None = None, positional_list: str | None = None,
@@ -170,11 +168,12 @@ def _argument(flag: Flag, schema: type) -> tuple[list[str], dict[str, Any]]:
         help_text = f"{help_text} (default {default})"
     kwargs["help"] = help_text
     if "choices" not in kwargs:
-        kwargs["metavar"] = flag.metavar or flag.key.rsplit(".", 1)[-1].upper()
+        kwargs["metavar"] = flag.key.rsplit(".", 1)[-1].upper()
     if not flag.flag.startswith("-"):
         names = [flag.dest]
         kwargs.pop("dest")
-        kwargs.pop("type", None) if flag.nargs else None
+        if flag.nargs:  # a list of paths: each value stays the string it is
+            kwargs.pop("type", None)
         kwargs.update(nargs=flag.nargs or "?", metavar=flag.flag)
     return names, kwargs
 
