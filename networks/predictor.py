@@ -306,8 +306,8 @@ class Predictor:
         return up
 
     def _spans_edge(self, low: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        """N x H x W bool: the output pixel's bilinear footprint (the 2 x 2 network output samples around it) holds depths
-        differing by more than ``depth_edge_jump`` times the smallest of them."""
+        """N x H x W bool: the output pixel's bilinear footprint (the 2 x 2 network output samples around it) holds
+        depths differing by more than ``depth_edge_jump`` times the smallest of them."""
         pooled = torch.nn.functional.max_pool2d
         hi = pooled(low[:, None], 2, stride=1)[:, 0]
         lo = -pooled(-low[:, None], 2, stride=1)[:, 0]
