@@ -61,11 +61,18 @@ setup(
     extras_require={
         "cpu": ["open3d-cpu>=0.18"],
         "cuda": ["open3d>=0.18"],
-        "onnx": ["onnx>=1.15", "onnxruntime>=1.17"],
+        # onnxscript: torch.onnx.export(dynamo=True), the exporter torch keeps, needs it
+        "onnx": ["onnx>=1.15", "onnxruntime>=1.17", "onnxscript>=0.2"],
+        "openvino": ["openvino>=2024.0"],
+        # ROS 1 / ROS 2 bags, read in pure Python without a ROS installation
+        "bags": ["rosbags>=0.10"],
         "viz": ["rerun-sdk>=0.23"],
-        # dev: what `make test` needs; the ONNX and rerun extras are tested too, so they are part of it; evo is
-        # the reference the trajectory metrics are tested against.
-        "dev": ["pytest>=7.4", "ruff>=0.4", "onnx>=1.15", "onnxruntime>=1.17", "rerun-sdk>=0.23", "evo>=1.28"],
+        # dev: what `make test` needs; the ONNX, OpenVINO, bags and rerun extras are tested too, so they are part
+        # of it; evo is the reference the trajectory metrics are tested against; build makes the wheel a test lists.
+        "dev": [
+            "pytest>=7.4", "ruff>=0.4", "onnx>=1.15", "onnxruntime>=1.17", "onnxscript>=0.2", "rerun-sdk>=0.23",
+            "evo>=1.28", "rosbags>=0.10", "openvino>=2024.0", "build>=1.0",
+        ],
     },
     entry_points={"console_scripts": ["slamseg=slamseg.cli:main"]},
 )
