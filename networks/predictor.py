@@ -1,10 +1,13 @@
 """Serving: RGB images in, depth in metres, class probabilities, labels and unit normals out, at the image size.
 
 ``Predictor(model_or_path).predict(rgb)`` does what the authors' demo does: image/255, ImageNet normalisation,
-network, outputs resized to the image size (bicubic), absolute value of the depth; plus softmax probabilities,
-argmax labels (id = channel + 1, 0 = void is never predicted) and unit normals. ``mode="fast"`` (default)
-serves through the fast paths of :mod:`slamseg.networks.fast`; ``mode="naive"`` is the plain eager float32
-NCHW model the benchmark compares against.
+network, class scores resized to the image size (bicubic) and their argmax labels (id = channel + 1, 0 = void is
+never predicted), depth resized (bilinear; bicubic with the absolute value as released), unit normals; softmax
+probabilities when asked for. ``mode="fast"`` (default) serves the network through the fast paths of
+:mod:`slamseg.networks.fast` and resizes the class scores and takes their argmax in one pass
+(:mod:`slamseg.networks.postprocess`); ``mode="naive"`` is the plain eager float32 NCHW model the benchmark
+compares against; ``mode="release"`` is the authors' demo operator by operator (naive network, PyTorch's bicubic
+resize of the logits and of the depth with ``abs``, full-resolution softmax).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import torch
 from slamseg.networks.checkpoints import default_meta, load_model
 from slamseg.networks.errors import NetworkError
 from slamseg.networks.fast import prepare, resolve_dtype
+from slamseg.networks.postprocess import class_outputs, resize_depth
 from slamseg.networks.refinenet import JointNet
 from slamseg.networks.registry import IMAGENET_MEAN, IMAGENET_STD
 from slamseg.sequences.runtime import retain_freed_memory
@@ -32,9 +36,11 @@ RESIZE_MODES = ("bicubic", "bilinear")
 # Fast-path settings per mode; explicit Predictor arguments override them. "fast" is the fastest CPU path
 # measured by benchmarks/network.py (channels-last + folded BatchNorm, eager, plus the decoder's CPU kernels
 # wherever they apply: CPU, float32, neither compile nor jit).
+# "fused" and "depth_resize" are the post-processing settings (see postprocess.py).
 MODES: dict[str, dict[str, Any]] = {
-    "naive": {"fold_bn": False, "channels_last": False},
-    "fast": {"fold_bn": True, "channels_last": True},
+    "naive": {"fold_bn": False, "channels_last": False, "fused": True, "depth_resize": "bilinear"},
+    "fast": {"fold_bn": True, "channels_last": True, "fused": True, "depth_resize": "bilinear"},
+    "release": {"fold_bn": False, "channels_last": False, "fused": False, "depth_resize": "bicubic"},
 }
 
 
@@ -43,7 +49,8 @@ class Prediction:
     """One image's network outputs at the image's size H x W.
 
     depth: H x W float32 metres (absolute value of the network's depth), or None without a depth task.
-    probs: H x W x K float32 softmax class probabilities, or None without a segm task.
+    probs: H x W x K float32 softmax class probabilities; None unless asked for (``predict(..., probs=True)``) or
+        without a segm task.
     labels: H x W int32 ids of ``label_set`` (argmax channel + 1; 0 = void never predicted), or None.
     normals: H x W x 3 float32 unit vectors (camera frame of the network's training data), or None.
     label_set: name of the label set of ``probs``/``labels`` (e.g. "nyu40"), or None if unknown.
@@ -81,7 +88,8 @@ class Predictor:
     Args:
         model_or_path: a :class:`JointNet` or a checkpoint path (released or slamseg format).
         device: "cpu", "cuda", "cuda:1"...
-        mode: "fast" (default) or "naive"; the options below override the mode's settings.
+        mode: "fast" (default), "naive" or "release" (see the module docstring); the options below override the
+            mode's settings.
         fold_bn, channels_last: fast paths (see :mod:`slamseg.networks.fast`).
         cpu_kernels: the decoder's CPU stand-ins (networks/cpu_kernels.py); None = on in "fast" mode wherever
             they apply (CPU, float32, channels-last, neither compile nor jit).
@@ -99,9 +107,12 @@ class Predictor:
             (e.g. "nyu40" for channels 0-39 of the 46-class model): probabilities and labels over that slice.
         label_set: label set name of the (sliced) classes; default from the checkpoint's metadata.
         num_threads: torch CPU threads (process-wide: ``torch.set_num_threads``).
+        fused: resize the class scores and take their argmax (and the softmax when asked) in one CPU pass; None = as
+            the mode says, on CPU only (CUDA always runs PyTorch's operators). Labels equal the operator-by-operator
+            path's except on float32 near-ties; probabilities agree to ~1e-6.
         depth_resize: how depth is resized to the image: "bilinear" (default: it never overshoots, so no depth
             appears between a foreground and a background that was never predicted; negative outputs become 0 =
-            invalid) or "bicubic" (the released demo, with ``abs``).
+            invalid) or "bicubic" (the released demo, with ``abs``); None = as the mode says.
         depth_edge_jump: when set (e.g. 0.1), depth pixels whose bilinear footprint spans a discontinuity of the
             network's output (neighbours differing by more than this fraction of their depth) become 0: the
             "flying pixels" between foreground and background that a map should not fuse. None keeps them.
@@ -115,13 +126,15 @@ class Predictor:
                  dtype: str = "float32", compile: bool = False, jit: bool = False,  # noqa: A002
                  input_size: tuple[int, int] | None = None, resize: str = "bicubic",
                  class_slice: tuple[int, int] | str | None = None, label_set: str | None = None,
-                 num_threads: int | None = None, depth_resize: str = "bilinear",
-                 depth_edge_jump: float | None = None,
+                 num_threads: int | None = None, depth_resize: str | None = None,
+                 depth_edge_jump: float | None = None, fused: bool | None = None,
                  cpu_kernels: bool | None = None, retain_memory: bool = False) -> None:
         if mode not in MODES:
             raise NetworkError(f"mode {mode!r}: expected one of {sorted(MODES)}")
         if resize not in RESIZE_MODES:
             raise NetworkError(f"resize {resize!r}: expected one of {list(RESIZE_MODES)}")
+        if depth_resize is None:
+            depth_resize = MODES[mode]["depth_resize"] if mode in MODES else "bilinear"
         if depth_resize not in RESIZE_MODES:
             raise NetworkError(f"depth_resize {depth_resize!r}: expected one of {list(RESIZE_MODES)}")
         if depth_edge_jump is not None and not depth_edge_jump > 0:
@@ -154,7 +167,7 @@ class Predictor:
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise NetworkError(f"device {device!r}: CUDA is not available here")
         self.dtype = resolve_dtype(dtype, self.device)
-        settings = dict(MODES[mode])
+        settings = {key: MODES[mode][key] for key in ("fold_bn", "channels_last")}
         if fold_bn is not None:
             settings["fold_bn"] = fold_bn
         if channels_last is not None:
@@ -164,8 +177,9 @@ class Predictor:
         if cpu_kernels is None:
             cpu_kernels = (mode == "fast" and self.device.type == "cpu" and self.dtype == torch.float32
                            and settings["channels_last"] and not compile and not jit)
+        self.fused = (MODES[mode]["fused"] if fused is None else bool(fused)) and self.device.type == "cpu"
         self.settings = {**settings, "dtype": str(self.dtype).removeprefix("torch."), "compile": compile,
-                         "jit": jit, "cpu_kernels": cpu_kernels, "mode": mode}
+                         "jit": jit, "cpu_kernels": cpu_kernels, "mode": mode, "fused": self.fused}
         self._compile, self._jit = compile, jit
         if scripted:
             self._net: Any = model.to(self.device)
@@ -184,6 +198,16 @@ class Predictor:
         self._mappings: dict[str, tuple[torch.Tensor, bool]] = {}
         self._mean = torch.tensor(self.meta["mean"], dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
         self._std = torch.tensor(self.meta["std"], dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+
+    @property
+    def num_classes(self) -> int | None:
+        """Classes of the labels and probabilities in the model's own label set (after ``class_slice``); None
+        without a segm task or when the model does not say (TorchScript)."""
+        if "segm" not in self.tasks:
+            return None
+        if self.class_slice is not None:
+            return self.class_slice[1] - self.class_slice[0]
+        return getattr(self.model, "num_classes", None)
 
     def _resolve_slice(self, class_slice: tuple[int, int] | str | None,
                        label_set: str | None) -> tuple[tuple[int, int] | None, str | None]:
@@ -257,73 +281,38 @@ class Predictor:
             raise NetworkError("the network's output must be a dict of outputs or a logits tensor")
         return {k: v.float() for k, v in out.items()}
 
-    def postprocess(self, raw: dict[str, torch.Tensor], size: tuple[int, int],
-                    label_set: str | None = None) -> list[Prediction]:
+    def postprocess(self, raw: dict[str, torch.Tensor], size: tuple[int, int], label_set: str | None = None,
+                    probs: bool = False) -> list[Prediction]:
         """Raw outputs -> one :class:`Prediction` per batch item at ``size`` = (H, W) (see :meth:`predict`)."""
         out_set = self.label_set if label_set is None else label_set
         with torch.inference_mode():
-            depth = self._depth(raw["depth"], size) if "depth" in raw else None
-            probs = labels = None
+            depth = normals = None
+            if "depth" in raw:
+                depth = resize_depth(raw["depth"], size, scale=self.depth_scale, mode=self.depth_resize,
+                                     edge_jump=self.depth_edge_jump).cpu().numpy()
+            labels = probabilities = None
             if "segm" in raw:
                 logits = raw["segm"]
                 if self.class_slice is not None:
                     logits = logits[:, self.class_slice[0]:self.class_slice[1]]
-                if label_set is None:  # the released demo: logits resized, then softmax and argmax
-                    logits = torch.nn.functional.interpolate(logits, size=size, mode=self.resize, align_corners=False)
-                    probs = torch.softmax(logits, dim=1)
-                else:
-                    # Sum classes at the output resolution, then resize only the mapped probabilities (bilinearly,
-                    # so they stay distributions), in channels-last memory so that the H x W x K arrays handed out
-                    # need no copy.
-                    matrix, drops_classes = self._mapping(label_set)
-                    probs = torch.einsum("nkhw,kt->nthw", torch.softmax(logits, dim=1), matrix)
-                    if drops_classes:  # classes mapped to void: renormalise over the kept mass, as the maps do
-                        probs = probs / probs.sum(dim=1, keepdim=True).clamp_min(1e-12)
-                    probs = torch.nn.functional.interpolate(
-                        probs.contiguous(memory_format=torch.channels_last), size=size, mode="bilinear",
-                        align_corners=False)
-                labels = (probs.argmax(dim=1) + 1).to(torch.int32)
-                probs = probs.permute(0, 2, 3, 1)
-            normals = None
+                mapping = None if label_set is None else self._mapping(label_set)
+                labels, probabilities = class_outputs(logits, size, resize=self.resize, probs=probs,
+                                                      fused=self.fused, mapping=mapping)
             if "normals" in raw:
                 up = torch.nn.functional.interpolate(raw["normals"], size=size, mode=self.resize, align_corners=False)
-                normals = torch.nn.functional.normalize(up, dim=1, eps=1e-12).permute(0, 2, 3, 1)
+                normals = torch.nn.functional.normalize(up, dim=1, eps=1e-12).permute(0, 2, 3, 1).cpu().numpy()
 
-        def item(t: torch.Tensor | None, i: int) -> np.ndarray | None:
-            return None if t is None else np.ascontiguousarray(t[i].cpu().numpy())
+        def item(a: np.ndarray | None, i: int) -> np.ndarray | None:
+            return None if a is None else np.ascontiguousarray(a[i])
 
         n = next(iter(raw.values())).shape[0]
-        return [Prediction(depth=item(depth, i), probs=item(probs, i), labels=item(labels, i),
+        return [Prediction(depth=item(depth, i), probs=item(probabilities, i), labels=item(labels, i),
                            normals=item(normals, i), label_set=out_set) for i in range(n)]
-
-    def _depth(self, raw_depth: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        """N x 1 x h x w network depth -> N x H x W metres (the checkpoint's depth scale applied), 0 = invalid."""
-        low = raw_depth * self.depth_scale
-        up = torch.nn.functional.interpolate(low, size=size, mode=self.depth_resize, align_corners=False)[:, 0]
-        up = up.abs() if self.depth_resize == "bicubic" else up.clamp_min(0.0)
-        if self.depth_edge_jump is not None and min(low.shape[-2:]) >= 2:
-            up = up * ~self._spans_edge(low[:, 0], size)
-        return up
-
-    def _spans_edge(self, low: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        """N x H x W bool: the output pixel's bilinear footprint (the 2 x 2 network output samples around it) holds
-        depths differing by more than ``depth_edge_jump`` times the smallest of them."""
-        pooled = torch.nn.functional.max_pool2d
-        hi = pooled(low[:, None], 2, stride=1)[:, 0]
-        lo = -pooled(-low[:, None], 2, stride=1)[:, 0]
-        cell = (hi - lo) > self.depth_edge_jump * lo.clamp_min(1e-6)  # N x (h-1) x (w-1), cell (i, j) = samples i..i+1
-        h, w = low.shape[-2:]
-        height, width = size
-
-        def cells(n_out: int, n_in: int) -> torch.Tensor:  # output pixel -> the cell holding its footprint
-            centre = (torch.arange(n_out, device=low.device, dtype=torch.float32) + 0.5) * (n_in / n_out) - 0.5
-            return centre.floor().clamp(0, n_in - 2).long()
-
-        return cell[:, cells(height, h)][:, :, cells(width, w)]
 
     def predict_frames(self, items: Iterable[T], batch_size: int = 4, label_set: str | None = None,
                        image: Callable[[T], np.ndarray] | None = None,
-                       timer: Callable[[int, float], None] | None = None) -> Iterator[tuple[T, Prediction]]:
+                       timer: Callable[[int, float], None] | None = None,
+                       probs: bool = False) -> Iterator[tuple[T, Prediction]]:
         """(item, prediction) for every item, in order, same-size images going through the network together.
 
         The one batching loop of every pipeline (reconstruct, compare-depth, expert labelling): items are read
@@ -332,7 +321,7 @@ class Predictor:
         Args:
             items: Frames (their ``rgb`` is the image), or anything ``image`` picks an image from.
             batch_size: images per forward pass (a size change starts a new batch).
-            label_set: as in :meth:`predict`.
+            label_set, probs: as in :meth:`predict`.
             image: item -> H x W x 3 uint8 image; default ``item.rgb``.
             timer: told ``(images, seconds)`` of each batch's network time.
         """
@@ -343,7 +332,7 @@ class Predictor:
 
         def run() -> list[tuple[T, Prediction]]:
             t0 = time.perf_counter()
-            predictions = self.predict([pick(item) for item in pending], label_set=label_set)
+            predictions = self.predict([pick(item) for item in pending], label_set=label_set, probs=probs)
             if timer is not None:
                 timer(len(pending), time.perf_counter() - t0)
             done = list(zip(pending, predictions))
@@ -357,8 +346,8 @@ class Predictor:
         if pending:
             yield from run()
 
-    def predict(self, images: np.ndarray | Sequence[np.ndarray],
-                label_set: str | None = None) -> Prediction | list[Prediction]:
+    def predict(self, images: np.ndarray | Sequence[np.ndarray], label_set: str | None = None,
+                probs: bool = False) -> Prediction | list[Prediction]:
         """One image (H x W [x C] uint8) -> a Prediction; a batch (N x H x W x C array or list) -> a list.
 
         Same-size images of a batch run through the network together; mixed sizes run one by one.
@@ -370,6 +359,8 @@ class Predictor:
                 that set there with the same mapping the maps use, and only those probabilities resized,
                 bilinearly; labels are their argmax. At 640 x 480 this is about ten times cheaper than resizing
                 40 logit channels, which is why pipelines that fuse probabilities ask for their map's set.
+            probs: also return the class probabilities (``Prediction.probs``). Labels alone need no
+                full-resolution softmax, so they cost a fraction of the probabilities.
         """
         single = isinstance(images, np.ndarray) and images.ndim in (2, 3)
         batch = [images] if single else list(images)
@@ -378,7 +369,7 @@ class Predictor:
         shapes = {np.asarray(im).shape[:2] for im in batch}
         if len(shapes) == 1:
             x = self.preprocess(batch)
-            results = self.postprocess(self.forward(x), size=tuple(x.shape[-2:]), label_set=label_set)
+            results = self.postprocess(self.forward(x), size=tuple(x.shape[-2:]), label_set=label_set, probs=probs)
         else:
-            results = [self.predict(im, label_set=label_set) for im in batch]
+            results = [self.predict(im, label_set=label_set, probs=probs) for im in batch]
         return results[0] if single else results

@@ -113,8 +113,10 @@ def _write_png(path: Path, array: Any) -> None:
         iio.imwrite(tmp, array)
 
 
-def write_prediction(run: Any, name: str, pred: Any, depth_factor: float, save_probs: bool) -> None:
-    """Write one frame's outputs (see the module docstring) into the run folder."""
+def write_prediction(run: Any, name: str, pred: Any, depth_factor: float, save_probs: bool,
+                     num_classes: int | None) -> None:
+    """Write one frame's outputs (see the module docstring) into the run folder; ``num_classes`` (None: unknown)
+    picks the label PNG's bit depth, the same for every frame."""
     import numpy as np
 
     from slamseg.figures import colourise_depth, colourise_normals
@@ -127,8 +129,9 @@ def write_prediction(run: Any, name: str, pred: Any, depth_factor: float, save_p
         _write_png(run.file(f"depth/{name}.png"), scaled)
         _write_png(run.file(f"depth_vis/{name}.png"), colourise_depth(pred.depth))
     if pred.labels is not None:
-        k = pred.probs.shape[-1]
-        _write_png(run.file(f"labels/{name}.png"), pred.labels.astype(np.uint8 if k < 256 else np.uint16))
+        k = num_classes or max(int(pred.labels.max(initial=0)), 1)
+        small = num_classes is not None and num_classes < 256
+        _write_png(run.file(f"labels/{name}.png"), pred.labels.astype(np.uint8 if small else np.uint16))
         if pred.label_set is not None:
             colours = get_label_set(pred.label_set).colourise(pred.labels)
         else:
@@ -186,11 +189,11 @@ def run(args: argparse.Namespace) -> int:
     for name, rgb in tqdm(frames, desc="predict", unit="frame", disable=args.no_progress):
         t0 = time.perf_counter()
         try:
-            pred = predictor.predict(rgb)
+            pred = predictor.predict(rgb, probs=cfg.save_probs)
         except NetworkError as err:
             raise NetworkError(f"{name}: {err}") from err
         network_s += time.perf_counter() - t0
-        write_prediction(run_folder, name, pred, cfg.depth_factor, cfg.save_probs)
+        write_prediction(run_folder, name, pred, cfg.depth_factor, cfg.save_probs, predictor.num_classes)
         count += 1
     total_s = time.perf_counter() - start
     if count == 0:

@@ -26,6 +26,8 @@ from slamseg.fusion.maps import load_map
 from slamseg.fusion.posegraph import loop_closure_for
 from slamseg.fusion.tracking import RGBDTracker, Tracker, TrackerConfig
 from slamseg.fusion.types import SemanticMap
+from slamseg.fusion.world import up_axis_from_poses
+from slamseg.pipelines import nyu_keyframes
 from slamseg.pipelines import reconstruct_outputs as outputs
 from slamseg.pipelines.common import StageTimer, make_predictor, open_source
 from slamseg.pipelines.map_evaluation import MAX_LABEL_FRAMES, GroundTruthCollector
@@ -104,6 +106,9 @@ class Reconstruction:
         first = self.sequence[0]
         _check_requirements(cfg, self.sequence, first)
         self.camera = first.camera
+        # A tracker starts at the first frame's ground-truth pose when it has one, else at the identity: the
+        # world is then the first camera's frame (OpenCV axes, up = -y).
+        self.world_is_ground_truth = first.pose is not None
         self.predictor = (make_predictor(cfg.network, depth_edge_jump=cfg.depth_edge_jump if cfg.depth == "predicted"
                                          else None) if cfg.needs_network else None)
         probs_set = self._probs_label_set()
@@ -134,8 +139,13 @@ class Reconstruction:
             gt_set = None
         self.evaluation = GroundTruthCollector(self.map_label_set, gt_set,
                                                label_stride=max(len(self.sequence) // MAX_LABEL_FRAMES, 1))
+        self.nyu_labelled = None  # the labelled frames of this NYU raw scene (--nyu-labeled), checked before work
+        if cfg.evaluation.nyu_labeled:
+            nyu_keyframes.check_label_set(self.map_label_set)
+            self.nyu_labelled = nyu_keyframes.read_labelled_frames(cfg.evaluation.nyu_labeled, self.sequence.name)
         self.samples: list[dict[str, np.ndarray]] = []
-        self.viz = outputs.make_viz(cfg.viz, self.map_label_set, run, cfg.viz_connect)
+        self.viz = outputs.make_viz(cfg.viz, self.map_label_set, run, cfg.viz_connect,
+                                    up_axis=up_axis_from_poses(first.pose) if first.pose is not None else "-y")
         if run.resumed:
             self._restore()
 
@@ -196,6 +206,14 @@ class Reconstruction:
         """Position in the sliced sequence of the frame with dataset index ``index``."""
         src = self.cfg.sequence
         return (index - src.start) // src.step
+
+    def _single_frame_nyu13(self) -> Any:
+        """RGB -> the network's own NYU-13 labels, or None when the network gives no NYU labels."""
+        predictor = self.predictor
+        if predictor is None or "segm" not in predictor.tasks or predictor.label_set is None or not _maps_into(
+                get_label_set(predictor.label_set), get_label_set("nyu13")):
+            return None
+        return lambda rgb: predictor.predict(rgb, label_set="nyu13").labels
 
     def _frame_depth_for_resume(self, frame: Frame) -> np.ndarray:
         if self.cfg.depth == "sensor":
@@ -284,6 +302,7 @@ class Reconstruction:
         else:
             pairs = self.predictor.predict_frames(
                 frames(), self.cfg.network.batch_size, label_set=self.predict_label_set, image=lambda it: it[1].rgb,
+                probs=self.cfg.labels == "network",
                 timer=lambda n, seconds: self.timer.add("network", seconds, n))
         for (after, frame), prediction in pairs:
             fused_before = len(self.state.indices)
@@ -309,7 +328,8 @@ class Reconstruction:
             fused_indices=list(self.state.indices), fused_poses=[np.asarray(p) for p in self.state.poses],
             failures=list(self.state.failures), tracking_ms=list(self.state.tracking_ms),
             loop_closure=self.loop_result, timings=self.timer.summary(), samples=self.samples,
-            evaluation=self.evaluation if self.cfg.evaluate else None)
+            evaluation=self.evaluation if self.cfg.evaluate else None,
+            world_is_ground_truth=self.world_is_ground_truth)
 
     def finish(self) -> dict[str, Any]:
         """Write the outputs, metrics and report; returns the metrics."""
@@ -339,9 +359,16 @@ class Reconstruction:
             t0 = time.perf_counter()
             metrics["evaluation"] = outputs.evaluate_result(done, geometry)
             metrics["timings"]["evaluation_seconds"] = round(time.perf_counter() - t0, 3)
+        if self.nyu_labelled is not None:
+            t0 = time.perf_counter()
+            metrics.setdefault("evaluation", {})["nyu_keyframes"] = nyu_keyframes.evaluate_nyu_keyframes(
+                self.cfg.evaluation.nyu_labeled, self.nyu_labelled, done,
+                lambda index: self.sequence[self.sequence_position(index)], self._single_frame_nyu13())
+            metrics["timings"]["nyu_keyframes_seconds"] = round(time.perf_counter() - t0, 3)
         self.run.write_json("metrics.json", metrics)
         outputs.write_report(done, metrics, self.run)
         if self.viz is not None:
+            self.viz.set_up_axis(metrics["world"]["up_axis"])
             self.viz.log_map(self.map)
             self.viz.close()
         # The snapshot served its purpose: the finished run keeps only its final map.
@@ -356,7 +383,8 @@ def _rebuild_frames(job: Reconstruction) -> Iterator[tuple[Frame, np.ndarray | N
     cfg = job.cfg
     frames = (job.sequence[job.sequence_position(i)] for i in job.state.indices)
     pairs: Iterable[tuple[Frame, Any]] = ((f, None) for f in frames) if job.predictor is None else (
-        job.predictor.predict_frames(frames, cfg.network.batch_size, label_set=job.predict_label_set))
+        job.predictor.predict_frames(frames, cfg.network.batch_size, label_set=job.predict_label_set,
+                                     probs=cfg.labels == "network"))
     for count, (frame, prediction) in enumerate(pairs):
         depth = frame.depth if cfg.depth == "sensor" else prediction.depth
         yield frame, depth, job._probs_for(frame, prediction, count)

@@ -31,7 +31,7 @@ def test_preprocessing_matches_reference_input(released: torch.nn.Module, vector
 
 def test_prediction_is_the_released_demo(released: torch.nn.Module, vectors: dict) -> None:
     """Expected values: the reference raw outputs resized bicubically to the image, |depth|, softmax, argmax+1."""
-    pred = Predictor(released, mode="naive", depth_resize="bicubic").predict(vectors["image_uint8"])
+    pred = Predictor(released, mode="release").predict(vectors["image_uint8"], probs=True)
     size = (480, 640)
     ref_depth = torch.nn.functional.interpolate(torch.from_numpy(vectors["depth"]).double(), size=size,
                                                 mode="bicubic", align_corners=False)[0, 0].abs().numpy()
@@ -62,7 +62,7 @@ def test_label_set_per_call_sums_classes_and_leaves_the_predictor_as_it_was(rele
     from slamseg.sequences import get_mapping
 
     predictor = Predictor(released, mode="naive")
-    p13 = predictor.predict(vectors["image_uint8"], label_set="nyu13")
+    p13 = predictor.predict(vectors["image_uint8"], label_set="nyu13", probs=True)
     low = torch.softmax(torch.from_numpy(vectors["segm"]).double(), 1)[0].permute(1, 2, 0).numpy()
     mapped = torch.from_numpy(get_mapping("nyu40", "nyu13").map_probs(low, renormalise=True)).permute(2, 0, 1)
     ref = torch.nn.functional.interpolate(mapped[None].double(), size=(480, 640), mode="bilinear",
@@ -70,7 +70,7 @@ def test_label_set_per_call_sums_classes_and_leaves_the_predictor_as_it_was(rele
     assert p13.label_set == "nyu13" and p13.probs.shape == (480, 640, 13)
     assert np.abs(p13.probs - ref).max() <= 1e-4
     assert np.mean(p13.labels == ref.argmax(-1) + 1) > 0.999
-    again = predictor.predict(vectors["image_uint8"])  # a later call without label_set: the model's own set
+    again = predictor.predict(vectors["image_uint8"], probs=True)  # a later call without label_set: the model's own set
     assert again.label_set == "nyu40" and again.probs.shape[-1] == 40 and predictor.label_set == "nyu40"
     with pytest.raises(NetworkError, match="kitti6"):
         predictor.predict(vectors["image_uint8"], label_set="kitti6")
@@ -122,7 +122,7 @@ def test_batches_and_mixed_sizes(released: torch.nn.Module, small_image: np.ndar
     alone = predictor.predict(flipped)
     assert rel_err(batch[1].depth, alone.depth) <= 1e-4  # batched kernels round differently
     odd = np.ascontiguousarray(small_image[:61, :81])
-    mixed = predictor.predict([small_image, odd])
+    mixed = predictor.predict([small_image, odd], probs=True)
     assert mixed[0].depth.shape == (120, 160) and mixed[1].depth.shape == (61, 81)
     assert mixed[1].probs.shape == (61, 81, 40)
 
@@ -139,8 +139,8 @@ FAST_PATHS = [
 
 @pytest.mark.parametrize("options", FAST_PATHS)
 def test_fast_paths_match_naive(released: torch.nn.Module, small_image: np.ndarray, options: dict) -> None:
-    naive = Predictor(released, mode="naive").predict(small_image)
-    fast = Predictor(released, **options).predict(small_image)
+    naive = Predictor(released, mode="naive").predict(small_image, probs=True)
+    fast = Predictor(released, **options).predict(small_image, probs=True)
     assert rel_err(fast.depth, naive.depth) <= 1e-4
     assert np.abs(fast.probs - naive.probs).max() <= 1e-4
 
@@ -148,7 +148,7 @@ def test_fast_paths_match_naive(released: torch.nn.Module, small_image: np.ndarr
 def test_reduced_input_size(released: torch.nn.Module, vectors: dict) -> None:
     image = vectors["image_uint8"]
     naive = Predictor(released, mode="naive", input_size=(160, 120)).predict(image)
-    fast = Predictor(released, input_size=(160, 120)).predict(image)
+    fast = Predictor(released, input_size=(160, 120)).predict(image, probs=True)
     assert fast.depth.shape == (480, 640) and fast.probs.shape == (480, 640, 40)
     assert rel_err(fast.depth, naive.depth) <= 1e-4
 
@@ -157,9 +157,9 @@ def test_class_slice_of_multi_dataset_model() -> None:
     torch.manual_seed(0)
     model = build_model("nyudkitti_joint").eval()
     image = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
-    full = Predictor(model, mode="naive").predict(image)
-    nyu = Predictor(model, mode="naive", class_slice="nyu40").predict(image)
-    kitti = Predictor(model, mode="naive", class_slice=(40, 46), label_set="kitti6").predict(image)
+    full = Predictor(model, mode="naive").predict(image, probs=True)
+    nyu = Predictor(model, mode="naive", class_slice="nyu40").predict(image, probs=True)
+    kitti = Predictor(model, mode="naive", class_slice=(40, 46), label_set="kitti6").predict(image, probs=True)
     assert full.label_set is None and nyu.label_set == "nyu40" and kitti.label_set == "kitti6"
     # softmax over a slice = the full softmax restricted to it, renormalised
     restricted = full.probs[..., :40] / full.probs[..., :40].sum(-1, keepdims=True)
@@ -202,8 +202,8 @@ def test_gpu_matches_cpu(dtype: str) -> None:
     torch.manual_seed(0)
     model = build_model("nyud_three").eval()
     image = np.random.default_rng(2).integers(0, 256, (120, 160, 3), dtype=np.uint8)
-    cpu = Predictor(model, mode="naive").predict(image)
-    gpu = Predictor(model, device="cuda", dtype=dtype).predict(image)
+    cpu = Predictor(model, mode="naive").predict(image, probs=True)
+    gpu = Predictor(model, device="cuda", dtype=dtype).predict(image, probs=True)
     tol = 1e-4 if dtype == "float32" else (1e-2 if dtype == "float16" else 3e-2)
     assert rel_err(gpu.depth, cpu.depth) <= tol
     assert np.abs(gpu.probs - cpu.probs).max() <= tol
