@@ -184,7 +184,8 @@ def open_sequence(path: str | Path, format: str | None = None, **options) -> Seq
     """Open a dataset folder or file as a :class:`Sequence`.
 
     Args:
-        path: a dataset folder (NYU raw scene, TUM, ICL-NUIM, KITTI drive, image folder) or file (NYU .mat).
+        path: a dataset folder (NYU raw scene, TUM, ICL-NUIM, KITTI drive, 7-Scenes / 3DMatch sequence, ScanNet
+            export, ROS 2 bag, image folder) or file (NYU .mat, ROS 1 .bag).
         format: a registered format name; None detects it from the layout.
         **options: passed to the format's reader (e.g. ``strict``, ``max_time_diff``).
     """

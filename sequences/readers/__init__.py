@@ -4,7 +4,7 @@ Order matters: detection tries formats in registration order, most specific firs
 accepts any folder with images, comes last.
 """
 
-from slamseg.sequences.readers import icl, image_folder, kitti, nyu_labeled, nyu_raw, tum
+from slamseg.sequences.readers import icl, image_folder, kitti, nyu_labeled, nyu_raw, rosbag, scannet, sevenscenes, tum
 from slamseg.sequences.sequence import register_format
 
 register_format(
@@ -26,6 +26,18 @@ register_format(
 register_format("kitti", kitti.detect_kitti, "KITTI raw drive folder (image_02/data, velodyne_points/data)")(
     kitti.open_kitti
 )
+register_format(
+    "seven_scenes", sevenscenes.detect_seven_scenes,
+    "7-Scenes / 3DMatch / tsdf-fusion folder (frame-NNNNNN.color.png|jpg, .depth.png in mm, .pose.txt)",
+)(sevenscenes.open_seven_scenes)
+register_format(
+    "scannet", scannet.detect_scannet,
+    "ScanNet SensReader export (color/N.jpg, depth/N.png in mm, pose/N.txt, intrinsic/)",
+)(scannet.open_scannet)
+register_format(
+    "rosbag", rosbag.detect_rosbag,
+    "ROS 1 .bag or ROS 2 bag folder (sensor_msgs Image/CompressedImage, CameraInfo, tf or odometry; rosbags)",
+)(rosbag.open_rosbag)
 register_format(
     "image_folder", image_folder.detect_image_folder, "any folder of images (+ optional depth_dir=...)"
 )(image_folder.open_image_folder)

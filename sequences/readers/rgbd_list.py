@@ -8,6 +8,10 @@ Lens distortion: when the camera has distortion coefficients (TUM freiburg1/2), 
 (``undistort=None`` means "when the camera has distortion"): colour bilinearly, depth, labels and normals by
 nearest neighbour, with remap tables built once per sequence (:mod:`slamseg.sequences.undistort`). The sequence's
 camera is then the same K with ``distortion=None``, which is what the maps and the tracker expect.
+
+Two dataset quirks are options: ``invalid_depth`` (a raw value that means "no measurement", e.g. 65535 in
+7-Scenes, read as 0) and ``resize_rgb`` (colour stored at another size than depth, e.g. ScanNet's 1296x968 colour
+with 640x480 depth: colour is resized to the camera's size, the depth's, with :func:`resize_rgb`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from slamseg.sequences.camera import Camera
 from slamseg.sequences.errors import SequenceFormatError
@@ -36,6 +41,14 @@ log = logging.getLogger(__name__)
 # threads nearly double the rate on 2 cores; a small window bounds memory (~1 MB per 640x480 frame).
 PREFETCH_THREADS = 2
 PREFETCH_WINDOW = 4
+
+
+def resize_rgb(rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """H x W x 3 uint8 colour resized to ``shape`` = (height, width), bilinear; Pillow widens the filter when
+    shrinking, so a 2x reduction averages instead of aliasing. Returns the input when it has that size already."""
+    if rgb.shape[:2] == tuple(shape):
+        return rgb
+    return np.asarray(Image.fromarray(rgb).resize((shape[1], shape[0]), Image.Resampling.BILINEAR))
 
 
 @dataclass
@@ -73,6 +86,8 @@ class RgbdListSequence(Sequence):
         undistort: undistort every frame and return a camera without distortion (True), return the images as
             stored with the distorted camera (False), or None: True exactly when ``camera`` has non-zero
             distortion coefficients.
+        invalid_depth: a raw stored depth value that marks a missing measurement (read as 0), or None.
+        resize_rgb: resize colour images of any size to the camera's (bilinear) instead of refusing them.
     """
 
     def __init__(
@@ -84,6 +99,8 @@ class RgbdListSequence(Sequence):
         label_set: LabelSet | None = None,
         strict: bool = True,
         undistort: bool | None = None,
+        invalid_depth: int | None = None,
+        resize_rgb: bool = False,
     ) -> None:
         super().__init__()
         if not depth_scale > 0 or not np.isfinite(depth_scale):  # NaN fails "> 0" too
@@ -97,6 +114,8 @@ class RgbdListSequence(Sequence):
         self.depth_scale = float(depth_scale)
         self.label_set = label_set
         self.strict = strict
+        self.invalid_depth = invalid_depth
+        self.resize_rgb = resize_rgb
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -138,12 +157,14 @@ class RgbdListSequence(Sequence):
         entry = self.entries[i]
         size = self.camera.shape
         undistorter = self.undistorter
-        rgb = read_rgb(entry.rgb, size)
+        rgb = resize_rgb(read_rgb(entry.rgb), size) if self.resize_rgb else read_rgb(entry.rgb, size)
         if undistorter is not None:
             rgb = undistorter.rgb(rgb)
         depth = None
         if entry.depth is not None:
             raw = read_uint16(entry.depth, size)
+            if self.invalid_depth is not None:
+                raw = np.where(raw == self.invalid_depth, np.uint16(0), raw)
             if undistorter is not None:  # nearest on the stored uint16: half the bytes to gather of float32
                 raw = undistorter.depth(raw)
             # Multiply by the reciprocal in float32: exact for the integer/5000 case to float32 rounding.
