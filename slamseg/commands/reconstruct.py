@@ -12,7 +12,7 @@ import argparse
 from slamseg.commands.options import flags, register
 
 FLAGS = flags("network.checkpoint", "depth", "labels", "map", "tracking", "labels_every", "classes", "sequence.start",
-              "sequence.stop", "sequence.step", "network.device", "tsdf.voxel_size", "viz",
+              "sequence.stop", "sequence.step", "network.device", "tsdf.voxel_size", "viz", "evaluation.nyu_labeled",
               positional="sequence.path", names={"sequence.path": "sequence"},
               switches={"--save-predictions": ("save_predictions", True)}, sizes={"--input-size": "network"},
               helps={"--save-predictions": "also write per-frame predictions"})
@@ -50,5 +50,12 @@ def run(args: argparse.Namespace) -> int:
         fused = ev["labels_2d"]["fused_map"]
         print(f"fused-map labels: class-average accuracy {fused['class_average_accuracy']:.3f}, "
               f"pixel accuracy {fused['pixel_accuracy']:.3f}")
+    nyu = ev.get("nyu_keyframes", {})
+    if "fused_map" in nyu:
+        network = nyu.get("single_frame")
+        print(f"NYU labelled frames of {nyu['scene']} ({nyu['frames']} of {nyu['labelled_frames']}, 13 classes): "
+              f"map class-average accuracy {nyu['fused_map']['class_average_accuracy']:.3f}, mIoU "
+              f"{nyu['fused_map']['mean_iou']:.3f}" + (f"; network {network['class_average_accuracy']:.3f}, "
+                                                       f"{network['mean_iou']:.3f}" if network else ""))
     print(f"outputs: {final}/ ({', '.join(metrics['outputs'].values())}, report.html)")
     return 0

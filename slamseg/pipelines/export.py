@@ -31,6 +31,21 @@ def find_map(path: str | Path) -> Path:
     return path
 
 
+def recorded_up_axis(map_file: Path) -> str | None:
+    """The world up axis a reconstruct run recorded (``world.up_axis`` of the metrics.json beside its map), or
+    None when there is none."""
+    import json
+
+    metrics = map_file.parent / "metrics.json"
+    if not metrics.is_file():
+        return None
+    try:
+        up_axis = json.loads(metrics.read_text()).get("world", {}).get("up_axis")
+    except (ValueError, AttributeError) as err:
+        raise ConfigError(f"{metrics}: expected the JSON object a reconstruct run writes: {err}") from err
+    return up_axis if isinstance(up_axis, str) else None
+
+
 def _palette_for(palette: str, label_set_name: str) -> str:
     """Our palette names -> fusion.export's (which knows "labels", "nyu13" and "rgb")."""
     if palette == "nyu40":
@@ -64,25 +79,32 @@ def run_export(map_path: str | Path, run: RunFolder, fmt: str = "ply", palette: 
 
     if fmt not in FORMATS:
         raise ConfigError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
-    semantic_map = load_map(find_map(map_path))
+    map_file = find_map(map_path)
+    semantic_map = load_map(map_file)
+    up_axis = recorded_up_axis(map_file)
+    if fmt == "glb" and up_axis is None:
+        log.warning("%s: no run metrics.json with the world's up axis beside the map: GLB written in the map's "
+                    "world axes, not turned y-up", map_file)
     fusion_palette = _palette_for(palette, semantic_map.label_set.name)
     need_probs = with_probs or min_confidence > 0
     geometry = semantic_map.extract_mesh(with_probs=need_probs)
     geometry = apply_min_confidence(geometry, min_confidence)
     files: list[Path] = []
     if len(geometry.faces):
-        files.append(export_mesh(geometry, run.file(f"mesh.{fmt}"), fusion_palette, with_probs=with_probs))
+        files.append(export_mesh(geometry, run.file(f"mesh.{fmt}"), fusion_palette, with_probs=with_probs,
+                                 up_axis=up_axis))
     elif fmt == "ply":
         files.append(export_point_cloud(geometry, run.file("cloud.ply"), fusion_palette, with_probs=with_probs))
     else:
         raise ConfigError(f"this map gives a point cloud (no faces); export it as ply, not {fmt}")
     if per_class:
         files += export_per_class(geometry, run.file("classes/x").parent, suffix=f".{fmt}",
-                                  palette=fusion_palette).values()
+                                  palette=fusion_palette, up_axis=up_axis).values()
     labels, counts = np.unique(geometry.labels, return_counts=True)
     summary = {
         "map": str(map_path),
         "label_set": semantic_map.label_set.name,
+        "world_up_axis": up_axis,
         "vertices": len(geometry.vertices),
         "faces": len(geometry.faces),
         "class_histogram": {semantic_map.label_set.names[int(c)]: int(n) for c, n in zip(labels, counts)},

@@ -47,6 +47,19 @@ class TrackingOptions:
 
 
 @dataclass
+class EvaluationOptions:
+    """Ground truth from elsewhere than the sequence to evaluate a reconstruction against.
+
+    Attributes:
+        nyu_labeled: NYU Depth v2 ``nyu_depth_v2_labeled.mat``: evaluate the map against the labelled frames
+            of this raw scene (SemanticFusion's protocol: the map rendered at those frames' poses vs their
+            labels mapped to 13 classes, beside the network's single-frame labels); None = no such evaluation.
+    """
+
+    nyu_labeled: str | None = None
+
+
+@dataclass
 class ReconstructConfig:
     """A semantic reconstruction job.
 
@@ -70,6 +83,7 @@ class ReconstructConfig:
         save_predictions: also write per-frame predicted depth/labels PNGs.
         snapshot_every: frames between map snapshots that ``--resume`` continues from (0 = none).
         evaluate: compute metrics against the sequence's ground truth where it has some.
+        evaluation: ground truth from other files (the NYU labelled set for a NYU raw scene).
         viz: "rerun" records frames, depth, labels, the camera path and the map for rerun (extra [viz]) into
             the run folder's viz.rrd (``rerun viz.rrd`` opens it).
         viz_connect: with viz "rerun", also stream live to a running rerun viewer.
@@ -90,6 +104,7 @@ class ReconstructConfig:
     save_predictions: bool = False
     snapshot_every: int = 100
     evaluate: bool = True
+    evaluation: EvaluationOptions = field(default_factory=EvaluationOptions)
     viz: Literal["none", "rerun"] = "none"
     viz_connect: bool = False
 

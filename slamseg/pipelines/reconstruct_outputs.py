@@ -52,6 +52,9 @@ class ReconstructionResult:
         timings: per-stage wall time (StageTimer.summary()).
         samples: a few frames with their predictions for the report's figure.
         evaluation: what was collected against the ground truth, or None.
+        world_is_ground_truth: the poses are in the sequence's ground-truth frame (ground-truth tracking, or a
+            tracker that started at the first frame's ground-truth pose); otherwise in the first tracked
+            camera's frame.
     """
 
     cfg: ReconstructConfig
@@ -71,6 +74,7 @@ class ReconstructionResult:
     timings: dict[str, dict[str, float]]
     samples: list[dict[str, Any]] = field(default_factory=list)
     evaluation: GroundTruthCollector | None = None
+    world_is_ground_truth: bool = False
 
     def estimated_poses(self) -> dict[int, np.ndarray]:
         """Dataset frame index -> 4 x 4 camera-to-world of every fused frame."""
@@ -110,17 +114,44 @@ def save_prediction(run: RunFolder, frame: Frame, prediction: Any) -> None:
             iio.imwrite(tmp, image)
 
 
+def world_frame(result: ReconstructionResult) -> dict[str, Any]:
+    """What the run's world coordinates are: ``frame`` (in words), ``up_axis`` (one of fusion.world.UP_AXES),
+    ``up_vector`` (the cameras' mean up direction it was snapped from), ``up_from`` and ``to_y_up`` (the 3 x 3
+    world -> glTF rotation applied to mesh.glb)."""
+    from slamseg.fusion.errors import MapError
+    from slamseg.fusion.world import camera_up_vector, rotation_to_y_up, up_axis_from_poses
+
+    if result.world_is_ground_truth:
+        frame = f"ground-truth frame of {result.sequence_name} (metres)"
+    else:
+        first = result.fused_indices[0] if result.fused_indices else None
+        frame = (f"camera frame of frame {first}, the first tracked (OpenCV axes: x right, y down, z forward; "
+                 "metres)")
+    poses = np.asarray(result.fused_poses, dtype=np.float64).reshape(-1, 4, 4)
+    try:
+        up_axis = up_axis_from_poses(poses)
+    except MapError as err:  # degenerate cameras must not cost the run its outputs: world axes are kept
+        log.warning("no world up axis: %s; mesh.glb keeps the world axes", err)
+        return {"frame": frame, "up_axis": None, "up_vector": None, "up_from": f"undetermined: {err}",
+                "to_y_up": None}
+    return {"frame": frame, "up_axis": up_axis,
+            "up_vector": [round(float(v), 4) for v in camera_up_vector(poses)],
+            "up_from": "mean up direction (-y axis) of the fused cameras, snapped to the nearest world axis",
+            "to_y_up": rotation_to_y_up(up_axis).tolist()}
+
+
 def write_outputs(result: ReconstructionResult, run: RunFolder) -> tuple[dict[str, Any], Any]:
     """Mesh (PLY + GLB), point cloud, trajectory, map; returns the metrics dict (without the evaluation, which is
     its own step: :func:`evaluate_result`) and the extracted geometry."""
     from slamseg.fusion.export import export_mesh, export_point_cloud
     from slamseg.sequences.poses import write_tum_trajectory
 
+    world = world_frame(result)
     geometry = result.semantic_map.extract_mesh()  # TSDF: marching-cubes mesh; surfels: a face-less point cloud
     files = {}
     if len(geometry.faces):
         files["mesh_ply"] = export_mesh(geometry, run.file("mesh.ply"))
-        files["mesh_glb"] = export_mesh(geometry, run.file("mesh.glb"))
+        files["mesh_glb"] = export_mesh(geometry, run.file("mesh.glb"), up_axis=world["up_axis"])
         semantic_map = result.semantic_map
         points = semantic_map.extract_point_cloud() if hasattr(semantic_map, "extract_point_cloud") else geometry
     else:
@@ -144,6 +175,7 @@ def write_outputs(result: ReconstructionResult, run: RunFolder) -> tuple[dict[st
     names = result.map_label_set.names
     metrics: dict[str, Any] = {
         "sequence": result.sequence_name,
+        "world": world,
         "frames_integrated": n_done,
         "tracking_failures": result.failures,
         "tracking": _tracking_summary(result),
@@ -233,6 +265,14 @@ def write_report(result: ReconstructionResult, metrics: dict[str, Any], run: Run
             s = ev["labels_2d"]["single_frame"]
             rows.append(["single frame (network)", s["class_average_accuracy"], s["pixel_accuracy"], s["mean_iou"]])
         rep.table(["labels", "class-average accuracy", "pixel accuracy", "mIoU"], rows)
+    nyu = ev.get("nyu_keyframes", {})
+    if "fused_map" in nyu:
+        rep.heading(f"NYU labelled frames of {nyu['scene']} ({nyu['frames']} of {nyu['labelled_frames']}, "
+                    "13 classes, map rendered at their poses)")
+        rep.table(["labels", "class-average accuracy", "pixel accuracy", "mIoU"],
+                  [[name, m["class_average_accuracy"], m["pixel_accuracy"], m["mean_iou"]]
+                   for name, m in (("fused map", nyu["fused_map"]), ("single frame (network)",
+                                                                    nyu.get("single_frame"))) if m])
     if "depth" in ev:
         rep.heading("Predicted depth against the sequence's depth")
         rep.key_values({k: v for k, v in ev["depth"].items() if isinstance(v, (int, float))})
@@ -283,10 +323,12 @@ def write_report(result: ReconstructionResult, metrics: dict[str, Any], run: Run
     rep.write(run)
 
 
-def make_viz(kind: str, label_set: LabelSet, run: RunFolder, connect: bool = False) -> Any:
-    """A rerun logger when asked for (extra [viz]); None otherwise, so nothing changes when it is off."""
+def make_viz(kind: str, label_set: LabelSet, run: RunFolder, connect: bool = False, up_axis: str = "-y") -> Any:
+    """A rerun logger when asked for (extra [viz]); None otherwise, so nothing changes when it is off.
+
+    ``up_axis``: the world's up axis as far as it is known before the run (see :func:`world_frame`)."""
     if kind == "none":
         return None
     from slamseg.pipelines.viz import RerunLogger
 
-    return RerunLogger(label_set, run.file("viz.rrd"), connect=connect)
+    return RerunLogger(label_set, run.file("viz.rrd"), connect=connect, up_axis=up_axis)

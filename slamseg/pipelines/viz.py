@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 
 MAP_POINTS = 200_000  # points of the map sent to the viewer at the end (subsampled beyond)
 
+# world up axis (fusion.world.UP_AXES) -> the name of rerun's right-handed view coordinates with that axis up
+VIEW_COORDINATES = {"+x": "RIGHT_HAND_X_UP", "-x": "RIGHT_HAND_X_DOWN", "+y": "RIGHT_HAND_Y_UP",
+                    "-y": "RIGHT_HAND_Y_DOWN", "+z": "RIGHT_HAND_Z_UP", "-z": "RIGHT_HAND_Z_DOWN"}
+
 
 class RerunLogger:
     """Streams a reconstruction to rerun.
@@ -29,9 +33,11 @@ class RerunLogger:
         label_set: the map's classes (names and colours become rerun's annotation context).
         recording: ``.rrd`` file the recording is saved to.
         connect: also stream to a rerun viewer listening at its default address.
+        up_axis: the world's up axis ("+z", "-y", ...: fusion.world.UP_AXES); "-y" for a world that is the first
+            camera's frame (OpenCV axes). :meth:`set_up_axis` corrects it once the whole trajectory is known.
     """
 
-    def __init__(self, label_set: LabelSet, recording: Path, connect: bool = False) -> None:
+    def __init__(self, label_set: LabelSet, recording: Path, connect: bool = False, up_axis: str = "-y") -> None:
         try:
             import rerun as rr
         except ImportError:
@@ -43,11 +49,20 @@ class RerunLogger:
         rr.save(str(recording))
         if connect:
             rr.connect_grpc()
-        rr.log("/", rr.ViewCoordinates.RIGHT_HAND_Z_UP, static=True)
+        self.set_up_axis(up_axis)
         self._annotate("world/camera/image/labels", label_set)
         self._annotate("world/map", label_set)
         self._annotated = {label_set.name}
         log.info("rerun recording: %s", recording)
+
+    def set_up_axis(self, up_axis: str | None) -> None:
+        """Log the world's view coordinates (static: the last call is what the viewer uses); None: unknown, keep
+        what was logged."""
+        if up_axis is None:
+            return
+        if up_axis not in VIEW_COORDINATES:
+            raise ConfigError(f"unknown up axis {up_axis!r}; expected one of {', '.join(VIEW_COORDINATES)}")
+        self.rr.log("/", getattr(self.rr.ViewCoordinates, VIEW_COORDINATES[up_axis]), static=True)
 
     def _annotate(self, entity: str, label_set: LabelSet) -> None:
         rr = self.rr

@@ -42,7 +42,12 @@ def test_reconstruct_tsdf_outputs_are_readable(tsdf_run: Path, synthetic_room: P
     # The mesh carries NYU-13 labels that trimesh reads; the room's walls and floor are among them.
     labels = _ply_labels(tsdf_run / "mesh.ply")
     assert labels.max() <= 13 and {5, 12} <= set(np.unique(labels).tolist())  # floor, wall
-    assert len(trimesh.load(tsdf_run / "mesh.glb").geometry) >= 1
+    # The world is the synthetic room's (z up); mesh.glb is the same mesh turned y-up: (x, y, z) -> (x, z, -y)
+    assert metrics["world"]["up_axis"] == "+z" and metrics["world"]["frame"].startswith("ground-truth frame")
+    glb = next(iter(trimesh.load(tsdf_run / "mesh.glb", process=False).geometry.values()))
+    ply = trimesh.load(tsdf_run / "mesh.ply", process=False)
+    np.testing.assert_allclose(glb.vertices, ply.vertices[:, [0, 2, 1]] * [1, 1, -1], atol=1e-6)
+    np.testing.assert_array_equal(glb.vertex_attributes["_LABEL"].ravel(), labels)
     # The trajectory is the ground truth we fused with, in TUM format.
     stamps, poses = read_tum_trajectory(tsdf_run / "trajectory.txt")
     seq = open_sequence(synthetic_room)
@@ -78,7 +83,12 @@ def test_export_formats_palettes_and_per_class(tsdf_run: Path, tmp_path: Path, r
     assert res.returncode == 0, res.stderr
     summary = json.loads((tmp_path / "e1" / "metrics.json").read_text())
     assert "mesh.glb" in summary["files"] and any(f.startswith("classes/") for f in summary["files"])
-    assert len(trimesh.load(tmp_path / "e1" / "mesh.glb").geometry) >= 1
+    # the GLB is turned y-up with the up axis the run recorded, as the run's own mesh.glb
+    assert summary["world_up_axis"] == "+z"
+    exported = next(iter(trimesh.load(tmp_path / "e1" / "mesh.glb", process=False).geometry.values()))
+    run_glb = next(iter(trimesh.load(tsdf_run / "mesh.glb", process=False).geometry.values()))
+    # the map is re-extracted (its blocks in another order): compare each axis's sorted coordinates
+    np.testing.assert_allclose(np.sort(exported.vertices, axis=0), np.sort(run_glb.vertices, axis=0), atol=1e-5)
     res = run_cli("export", str(tsdf_run / "map.npz"), "--format", "obj", "--palette", "rgb",
                   "--out", str(tmp_path / "e2"))
     assert res.returncode == 0, res.stderr
@@ -155,6 +165,15 @@ def test_rerun_recording_holds_frames_path_and_map(synthetic_room: Path, tmp_pat
     data = (out / "viz.rrd").read_bytes()
     for entity in (b"/world/camera/image/rgb", b"/world/camera/image/depth", b"/world/trajectory", b"/world/map"):
         assert entity in data
+    import rerun as rr
+    from rerun.chunk import RrdReader
+
+    # the last static view coordinates of the root are the world's: the synthetic room is z up
+    logged = [chunk.to_record_batch().column("ViewCoordinates:xyz").to_pylist()[-1][0]
+              for chunk in RrdReader(out / "viz.rrd").stream()
+              if chunk.entity_path == "/" and "ViewCoordinates:xyz" in chunk.to_record_batch().schema.names]
+    assert logged[-1] == [d.value for d in rr.components.ViewCoordinates.RIGHT_HAND_Z_UP.coordinates]
+    assert json.loads((out / "metrics.json").read_text())["world"]["up_axis"] == "+z"
 
 
 @pytest.mark.parametrize("sample", ["tum_fr1_rpy", "redwood_livingroom1"])
