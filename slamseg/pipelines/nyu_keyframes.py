@@ -31,7 +31,7 @@ import numpy as np
 
 from slamseg.errors import ConfigError, LabelSetError, SequenceFormatError
 from slamseg.sequences import Frame, LabelSet, get_mapping
-from slamseg.sequences.readers.nyu_labeled import NUM_CLASSES_894, read_cell_strings
+from slamseg.sequences.readers.nyu_labeled import NUM_CLASSES_894, decode_matlab_string, read_cell_strings
 from slamseg.sequences.readers.nyu_raw import parse_kinect_time
 
 if TYPE_CHECKING:
@@ -99,24 +99,34 @@ def read_labelled_frames(path: str | Path, scene: str) -> list[LabelledFrame]:
                 raise ConfigError(f"{path}: key {key!r} is missing (--nyu-labeled needs labels, scenes, "
                                   "rawRgbFilenames and, best, rawDepthFilenames)")
         scenes = read_cell_strings(f, "scenes")
-        rgb = read_cell_strings(f, "rawRgbFilenames")
-        depth = read_cell_strings(f, "rawDepthFilenames") if "rawDepthFilenames" in f else [None] * len(rgb)
         count = f["labels"].shape[0]
-    if not len(scenes) == len(rgb) == len(depth) == count:
-        raise SequenceFormatError(f"{path}: scenes ({len(scenes)}), rawRgbFilenames ({len(rgb)}), "
-                                  f"rawDepthFilenames ({len(depth)}) and labels ({count}) must count the same frames")
-    out = []
-    for k, (name, rgb_file, depth_file) in enumerate(zip(scenes, rgb, depth)):
-        if name != scene:
-            continue
-        stamp_file = depth_file or rgb_file
-        out.append(LabelledFrame(k + 1, name, rgb_file, depth_file, parse_kinect_time(Path(stamp_file))))
-    if not out:
-        known = sorted(set(scenes))
-        shown = ", ".join(known[:5]) + (f" and {len(known) - 5} more" if len(known) > 5 else "")
-        raise ConfigError(f"{path}: no labelled frame of scene {scene!r} (the sequence folder's name); the file's "
-                          f"scenes: {shown}")
-    return out
+        if len(scenes) != count:
+            raise SequenceFormatError(f"{path}: scenes ({len(scenes)}) and labels ({count}) must count the same "
+                                      "frames")
+        mine = [k for k, name in enumerate(scenes) if name == scene]
+        if not mine:
+            known = sorted(set(scenes))
+            shown = ", ".join(known[:5]) + (f" and {len(known) - 5} more" if len(known) > 5 else "")
+            raise ConfigError(f"{path}: no labelled frame of scene {scene!r} (the sequence folder's name); the "
+                              f"file's scenes: {shown}")
+        # only this scene's file names are decoded (one HDF5 read each: the whole file has 1449 per key)
+        rgb = _cell_strings_at(f, "rawRgbFilenames", mine, count)
+        depth = (_cell_strings_at(f, "rawDepthFilenames", mine, count) if "rawDepthFilenames" in f
+                 else [None] * len(mine))
+    return [LabelledFrame(k + 1, scene, rgb_file, depth_file, parse_kinect_time(Path(depth_file or rgb_file)))
+            for k, rgb_file, depth_file in zip(mine, rgb, depth)]
+
+
+def _cell_strings_at(f: h5py.File, key: str, positions: list[int], count: int) -> list[str]:
+    """Entries ``positions`` (0-based) of the MATLAB cell array of char ``key`` that should hold ``count``."""
+    try:
+        refs = np.asarray(f[key][()]).ravel(order="F")
+        if len(refs) != count:
+            raise ValueError(f"{len(refs)} entries, but labels has {count} frames")
+        return [decode_matlab_string(f[refs[k]]) for k in positions]
+    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as err:
+        raise SequenceFormatError(f"{f.filename}: key {key!r}: expected a MATLAB cell array of char (object "
+                                  f"references to uint16 char arrays), one per labelled frame: {err}") from err
 
 
 def _match(labelled: LabelledFrame, stamps: np.ndarray, indices: np.ndarray) -> int | None:

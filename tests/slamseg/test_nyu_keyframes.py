@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 import pytest
 
-from slamseg.errors import ConfigError
+from slamseg.errors import ConfigError, SequenceFormatError
 from slamseg.pipelines.nyu_keyframes import read_labelled_frames
 from slamseg.sequences import get_mapping, open_sequence
 from tests.sequences.test_nyu_labeled_reader import _cell_of_char, _matlab_class
@@ -124,6 +124,11 @@ def test_labelled_file_errors_name_the_file_and_what_was_expected(tmp_path: Path
         read_labelled_frames(mat, SCENE)
     [entry] = read_labelled_frames(mat, "kitchen_0004")
     assert (entry.mat_index, entry.timestamp, entry.depth_file) == (1, 1.0, "kitchen_0004/d-1.000000-1.pgm")
+    with h5py.File(mat, "a") as f:
+        del f["rawDepthFilenames"], f["#refs#/rawDepthFilenames_0"]
+        _cell_of_char(f, "rawDepthFilenames", ["kitchen_0004/d-1.000000-1.pgm", "kitchen_0004/d-2.000000-2.pgm"])
+    with pytest.raises(SequenceFormatError, match=r"key 'rawDepthFilenames'.*2 entries, but labels has 1 frames"):
+        read_labelled_frames(mat, "kitchen_0004")
     with h5py.File(mat, "a") as f:
         del f["rawRgbFilenames"]
     with pytest.raises(ConfigError, match="key 'rawRgbFilenames' is missing"):
