@@ -48,13 +48,18 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
 
 def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
     """'float32' / 'float16' / 'bfloat16' (or a torch dtype) -> torch dtype; float16 is refused on CPU, where
-    PyTorch's half-precision convolutions are missing or far slower than float32."""
+    PyTorch's half-precision convolutions are missing or far slower than float32, and bfloat16 on a CPU without
+    AVX-512 BF16 or AMX, where it is emulated."""
     if isinstance(dtype, str):
         if dtype not in DTYPES:
-            raise NetworkError(f"dtype {dtype!r}: expected one of {sorted(DTYPES)}")
+            raise NetworkError(f"dtype {dtype!r}: expected one of {sorted(DTYPES)} (int8: backend onnxruntime)")
         dtype = DTYPES[dtype]
     if dtype == torch.float16 and device.type == "cpu":
         raise NetworkError("dtype float16 needs a CUDA device; use float32 or bfloat16 on CPU")
+    if dtype == torch.bfloat16 and device.type == "cpu":
+        from slamseg.networks.backends import require_bf16_cpu
+
+        require_bf16_cpu()
     return dtype
 
 

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
+from slamseg.networks.backends import BACKENDS, build_backend
 from slamseg.networks.checkpoints import default_meta, load_model
 from slamseg.networks.errors import NetworkError
 from slamseg.networks.fast import prepare, resolve_dtype
@@ -97,7 +98,14 @@ class Predictor:
             wide; see :func:`slamseg.sequences.runtime.retain_freed_memory`): ~20 % faster at 640 x 480. Off by
             default: a library does not change the process unless asked; the ``slamseg`` command and
             :func:`slamseg.configure_runtime` turn it on.
-        dtype: "float32" (default), "bfloat16", or "float16" (CUDA only). Outputs are float32 either way.
+        dtype: "float32" (default), "bfloat16" (CUDA, or a CPU with AVX-512 BF16 / AMX), "float16" (CUDA only) or
+            "int8" (backend "onnxruntime": post-training quantisation). Outputs are float32 either way.
+        backend: "torch" (default), "openvino" or "onnxruntime": which runtime does the network's arithmetic, on
+            CPU (:mod:`slamseg.networks.backends`); pre- and post-processing are the same for all.
+        calibration: int8 only: normalised N x 3 x H x W float32 batches to calibrate on; None = 16 synthetic
+            indoor frames (:func:`slamseg.networks.backends.calibration_batches`).
+        onnx_file: backends "openvino" and "onnxruntime": an ONNX export of this model (``slamseg export-model``) to
+            start from instead of converting or exporting the model again (seconds saved at start-up).
         compile: serve through ``torch.compile`` (first call per input size compiles: seconds to minutes).
         jit: serve through a frozen TorchScript trace (traced at the first call's input size).
         input_size: (width, height) to run the network at (e.g. (320, 240)); outputs are still resized to the
@@ -128,7 +136,8 @@ class Predictor:
                  class_slice: tuple[int, int] | str | None = None, label_set: str | None = None,
                  num_threads: int | None = None, depth_resize: str | None = None,
                  depth_edge_jump: float | None = None, fused: bool | None = None,
-                 cpu_kernels: bool | None = None, retain_memory: bool = False) -> None:
+                 cpu_kernels: bool | None = None, retain_memory: bool = False, backend: str = "torch",
+                 calibration: Iterable[np.ndarray] | None = None, onnx_file: str | Path | None = None) -> None:
         if mode not in MODES:
             raise NetworkError(f"mode {mode!r}: expected one of {sorted(MODES)}")
         if resize not in RESIZE_MODES:
@@ -166,7 +175,14 @@ class Predictor:
         self.device = torch.device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise NetworkError(f"device {device!r}: CUDA is not available here")
-        self.dtype = resolve_dtype(dtype, self.device)
+        if backend not in BACKENDS:
+            raise NetworkError(f"backend {backend!r}: expected one of {list(BACKENDS)}")
+        if backend != "torch" and (scripted or self.device.type != "cpu" or compile or jit):
+            raise NetworkError(f"backend {backend!r} serves a JointNet on the CPU, without compile or jit")
+        if dtype == "int8" and backend != "onnxruntime":
+            raise NetworkError("dtype int8 runs on backend 'onnxruntime' (its static post-training quantisation)")
+        self.backend = backend
+        self.dtype = torch.float32 if backend != "torch" else resolve_dtype(dtype, self.device)
         settings = {key: MODES[mode][key] for key in ("fold_bn", "channels_last")}
         if fold_bn is not None:
             settings["fold_bn"] = fold_bn
@@ -179,10 +195,16 @@ class Predictor:
                            and settings["channels_last"] and not compile and not jit)
         self.fused = (MODES[mode]["fused"] if fused is None else bool(fused)) and self.device.type == "cpu"
         self.settings = {**settings, "dtype": str(self.dtype).removeprefix("torch."), "compile": compile,
-                         "jit": jit, "cpu_kernels": cpu_kernels, "mode": mode, "fused": self.fused}
+                         "jit": jit, "cpu_kernels": cpu_kernels, "mode": mode, "fused": self.fused,
+                         "backend": backend}
         self._compile, self._jit = compile, jit
         if scripted:
             self._net: Any = model.to(self.device)
+        elif backend != "torch":
+            settings = {"fold_bn": True, "channels_last": False}  # the runtimes choose their own layouts
+            self.settings.update(settings, dtype=str(dtype), cpu_kernels=False)
+            self._net = build_backend(model, backend, str(dtype), num_threads, calibration,
+                                      self.meta["mean"], self.meta["std"], onnx_file)
         else:
             self._net = None if jit else prepare(model, self.device, dtype=self.dtype, compile=compile,
                                                  cpu_kernels=cpu_kernels, **settings)

@@ -1,0 +1,158 @@
+"""The whole predict path against the network alone, and every CPU runtime and precision, interleaved.
+
+What a user of ``Predictor.predict(image)`` waits for at 640 x 480 (40 classes, labels + depth at the image size):
+preprocessing, the network and the post-processing. Timed side by side, round by round in a rotating order, on the
+same image and with the thread count stated:
+
+- network only: the naive eager float32 NCHW model, and the Predictor's fast path (the ratio's denominator);
+- whole path: fused (default), fused with probabilities, the mapped 13-class path reconstruct uses, and the
+  authors' demo operator by operator (``mode="release"``);
+- other runtimes (network only and whole path): OpenVINO float32, ONNX Runtime float32 and int8; bfloat16 rows
+  where the CPU has the instructions (listed as refused otherwise).
+
+Prints a Markdown table and writes benchmarks/results/predict_path.json.
+
+    .venv/bin/python benchmarks/predict_path.py              # 30 rounds
+    .venv/bin/python benchmarks/predict_path.py --rounds 5   # quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import slamseg
+from slamseg.networks import Predictor, load_model
+from slamseg.networks.backends import cpu_has_bf16
+from slamseg.networks.errors import NetworkError
+from slamseg.sequences.atomic import atomic_write_text
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "predict_path.json"
+WEIGHTS = ROOT / "networks" / "weights" / "synthetic_nyu40.pt"
+FRAME = ROOT / "tests" / "data" / "nyu_raw_frame" / "NYU_color.ppm"  # a real 640 x 480 Kinect frame
+
+
+def cpu_flags() -> list[str]:
+    """The CPU's instruction-set flags that matter here (from /proc/cpuinfo)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_bf16", "amx_int8", "amx_tile")
+    return [f for f in wanted if f in flags]
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def interleave(paths: dict[str, Callable[[], object]], rounds: int, warmup: int) -> dict[str, dict]:
+    """Milliseconds per call of each path: median, mean, std, min over ``rounds`` rotating rounds."""
+    names = list(paths)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for _ in range(warmup):
+        for call in paths.values():
+            call()
+    for i in range(rounds):
+        for j in range(len(names)):
+            name = names[(i + j) % len(names)]
+            start = time.perf_counter()
+            paths[name]()
+            times[name].append(1000 * (time.perf_counter() - start))
+    return {name: {"median_ms": statistics.median(t), "mean_ms": statistics.fmean(t), "std_ms": statistics.pstdev(t),
+                   "min_ms": min(t)} for name, t in times.items()}
+
+
+def main() -> None:
+    slamseg.configure_runtime()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-backends", action="store_true", help="skip OpenVINO and ONNX Runtime rows")
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    model = load_model(WEIGHTS)
+    if FRAME.exists():
+        import imageio.v3 as iio
+
+        image = np.ascontiguousarray(iio.imread(FRAME)[:, :, :3])
+    else:
+        image = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    image = np.ascontiguousarray(image[:480, :640])
+
+    def network_only(p: Predictor) -> Callable[[], object]:
+        x = p.preprocess(image)
+        return lambda: p.forward(x)
+
+    fast = Predictor(model, num_threads=args.threads)
+    naive = Predictor(model, mode="naive")
+    release = Predictor(model, mode="release")
+    paths: dict[str, Callable[[], object]] = {
+        "network only: naive eager fp32 NCHW": network_only(naive),
+        "network only: fast (Predictor's network)": network_only(fast),
+        "predict: labels + depth (fused, default)": lambda: fast.predict(image),
+        "predict: + probabilities (40)": lambda: fast.predict(image, probs=True),
+        "predict: nyu13 labels + probabilities (reconstruct)": lambda: fast.predict(image, label_set="nyu13",
+                                                                                    probs=True),
+        "predict: release-exact (authors' demo, probabilities)": lambda: release.predict(image, probs=True),
+    }
+    refused: dict[str, str] = {}
+    builds: dict[str, float] = {}
+    variants = [] if args.no_backends else [("openvino", "float32"), ("onnxruntime", "float32"),
+                                             ("onnxruntime", "int8"), ("torch", "bfloat16"), ("openvino", "bfloat16")]
+    for backend, dtype in variants:
+        name = f"{backend} {dtype}"
+        start = time.perf_counter()
+        try:
+            p = Predictor(model, backend=backend, dtype=dtype, num_threads=args.threads)
+        except NetworkError as err:
+            refused[name] = str(err)
+            continue
+        p.predict(image)  # OpenVINO compiles for the shape on its first call
+        builds[name] = time.perf_counter() - start
+        paths[f"network only: {name}"] = network_only(p)
+        paths[f"predict: labels + depth, {name}"] = (lambda q: lambda: q.predict(image))(p)
+    stats = interleave(paths, args.rounds, args.warmup)
+    base = stats["network only: fast (Predictor's network)"]["median_ms"]
+    naive_ms = stats["network only: naive eager fp32 NCHW"]["median_ms"]
+    rows = [{"path": name, **s, "x_network_fast": s["median_ms"] / base, "speedup_vs_naive": naive_ms / s["median_ms"]}
+            for name, s in stats.items()]
+    result = {"machine": cpu_model(), "cpu_flags": cpu_flags(), "bf16_instructions": cpu_has_bf16(),
+              "threads": args.threads, "torch": torch.__version__, "size": "640x480", "classes": 40,
+              "protocol": f"{args.rounds} rounds after {args.warmup} warm-up, paths interleaved, batch 1",
+              "rows": rows, "refused": refused, "build_s": builds}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, json.dumps(result, indent=2) + "\n")
+    print(f"\n{result['machine']}; flags: {' '.join(result['cpu_flags'])}; {args.threads} threads; "
+          f"torch {torch.__version__}; {result['protocol']}\n")
+    print("| path | median ms | mean ms | std ms | x network fast | speed-up vs naive |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['path']} | {r['median_ms']:.1f} | {r['mean_ms']:.1f} | {r['std_ms']:.1f} | "
+              f"{r['x_network_fast']:.2f} | {r['speedup_vs_naive']:.2f}x |")
+    for name, why in refused.items():
+        print(f"| {name} | refused: {why} |||||")
+    print(f"\nwritten: {out}")
+
+
+if __name__ == "__main__":
+    main()
