@@ -80,7 +80,7 @@ def best_fit(state: Mapping[str, torch.Tensor]) -> tuple[str, float]:
     return name, scores[name]
 
 
-def _check_fit(path: Path, model: JointNet, state: Mapping[str, torch.Tensor]) -> None:
+def _check_fit(path: Path | str, model: JointNet, state: Mapping[str, torch.Tensor]) -> None:
     """CheckpointError listing missing / unexpected keys and shape mismatches, with the best-fitting
     architecture, unless ``state`` fits ``model`` exactly."""
     own = _shapes(model.state_dict())
@@ -116,30 +116,46 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     except Exception as err:  # torch raises pickle, zip and runtime errors for a damaged or foreign file
         first = str(err).strip().splitlines()[0].split(". ")[0] if str(err).strip() else "truncated or empty"
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}: {first})") from err
+    return unpack_checkpoint(blob, str(path))
+
+
+def unpack_checkpoint(blob: Any, where: str = "checkpoint") -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:
+    """(state_dict, slamseg metadata or None) of a loaded checkpoint: ``{"state_dict": ..., "slamseg": ...}``
+    (slamseg format), ``{"state_dict": ...}`` (released) or a bare ``{name: tensor}`` state_dict. ``where`` names
+    the source in errors."""
     if isinstance(blob, Mapping) and "state_dict" in blob:
         state, meta = blob["state_dict"], blob.get("slamseg")
     elif isinstance(blob, Mapping) and blob and all(isinstance(v, torch.Tensor) for v in blob.values()):
         state, meta = blob, None  # a bare state_dict
     else:
-        raise CheckpointError(f"{path}: expected a dict with a 'state_dict' entry (released or slamseg format)")
+        raise CheckpointError(f"{where}: expected a dict with a 'state_dict' entry (released or slamseg format) "
+                              "or a state_dict of names to tensors")
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(f"{path}: 'state_dict' is not a mapping of names to tensors")
+        raise CheckpointError(f"{where}: 'state_dict' is not a mapping of names to tensors")
     # Checkpoints saved from nn.DataParallel carry a "module." prefix; the release has none.
     state = {k.removeprefix("module."): v for k, v in state.items()}
     if meta is not None and not isinstance(meta, Mapping):
-        raise CheckpointError(f"{path}: 'slamseg' metadata is {type(meta).__name__}, expected a dict")
+        raise CheckpointError(f"{where}: 'slamseg' metadata is {type(meta).__name__}, expected a dict")
     return state, dict(meta) if meta is not None else None
 
 
-def load_model(path: str | Path, arch: str | None = None, map_location: str | torch.device = "cpu") -> JointNet:
+def load_model(source: str | Path | Mapping[str, Any], arch: str | None = None,
+               map_location: str | torch.device = "cpu") -> JointNet:
     """Load a released or slamseg checkpoint into a :class:`JointNet` in eval mode.
 
-    The architecture comes from ``arch`` if given, else from the file's metadata, else from the released
-    layout (a registered name whose layout it matches, or a custom one with its head keys' tasks and classes).
+    ``source``: a checkpoint file, or the checkpoint already in memory: a state_dict (``{name: tensor}``, e.g.
+    ``Weights.get_state_dict()`` or ``model.state_dict()``) or a whole checkpoint dict (``{"state_dict": ...,
+    "slamseg": {...}}``). The architecture comes from ``arch`` if given, else from the metadata, else from the
+    released layout (a registered name whose layout it matches, or a custom one with its head keys' tasks and
+    classes).
     The model carries ``model.meta`` (see :data:`META_KEYS`). Raises CheckpointError when the weights do not fit.
     """
-    path = Path(path)
-    state, meta = read_checkpoint(path)
+    if isinstance(source, Mapping):
+        path: Path | str = "state_dict"  # names the source in errors
+        state, meta = unpack_checkpoint(source, "state_dict")
+    else:
+        path = Path(source)
+        state, meta = read_checkpoint(path)
     tasks, num_classes = infer_layout(state)
     if not tasks:
         name, score = best_fit(state)

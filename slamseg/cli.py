@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "reconstruct",
     "compare_depth",
     "export",
+    "export_model",
     "evaluate",
     "evaluate_map",
     "train",

@@ -24,6 +24,7 @@ SCHEMAS: dict[str, str] = {
     "evaluate": "slamseg.pipelines.job_configs:EvaluateConfig",
     "evaluate-map": "slamseg.pipelines.job_configs:EvaluateMapConfig",
     "export": "slamseg.pipelines.job_configs:ExportConfig",
+    "export-model": "slamseg.pipelines.job_configs:ExportModelConfig",
 }
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"

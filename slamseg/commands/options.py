@@ -196,15 +196,17 @@ def add_options(parser: argparse.ArgumentParser, schema: type, flags: typing.Seq
 def register(sub: argparse._SubParsersAction, name: str, doc: str | None, schema: type,
              command_flags: typing.Sequence[Flag], run: typing.Callable[[argparse.Namespace], int], *,
              config_default: str | None = None, resume: bool = False, progress: bool = True,
-             epilog: str | None = None) -> argparse.ArgumentParser:
+             epilog: str | None = None, run_folder: bool = True) -> argparse.ArgumentParser:
     """Add a command whose options are ``schema``: help from the first paragraph of ``doc`` (the command module's
     docstring, with its ``slamseg NAME`` title removed), description from the rest, then its flags, ``--config``,
-    ``--set`` and the run-folder options."""
+    ``--set`` and, unless ``run_folder`` is False (a command that writes one file it is given), the run-folder
+    options."""
     paragraphs = [" ".join(p.split()) for p in (doc or "").strip().split("\n\n")]
     summary = re.sub(r"^``slamseg [\w-]+[^`]*``:\s*", "", paragraphs[0]).rstrip(".")
     parser = sub.add_parser(name, help=summary, description=" ".join(paragraphs[1:]) or summary, epilog=epilog)
     add_options(parser, schema, command_flags, config_default=config_default)
-    add_run_options(parser, name, resume=resume, progress=progress)
+    if run_folder:
+        add_run_options(parser, name, resume=resume, progress=progress)
     parser.set_defaults(func=run)
     return parser
 

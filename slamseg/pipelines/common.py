@@ -30,20 +30,12 @@ def open_source(source: SequenceSource) -> Sequence:
     return view
 
 
-BUNDLED_MODEL = "synthetic_nyu40.pt"
-
-
 def bundled_checkpoint() -> Path:
-    """The network weights shipped with slamseg (trained on synthetic rooms; see BENCHMARKS.md)."""
-    import slamseg.networks
+    """The file of the network weights shipped with slamseg (:data:`slamseg.networks.weights_meta.DEFAULT_WEIGHTS`,
+    trained on synthetic rooms; see BENCHMARKS.md); CheckpointError when it is missing."""
+    from slamseg.networks.weights_meta import DEFAULT_WEIGHTS
 
-    path = Path(slamseg.networks.__file__).resolve().parent / "weights" / BUNDLED_MODEL
-    if not path.is_file():
-        raise CheckpointError(
-            f"the bundled model {path} is missing: pass a checkpoint (--checkpoint FILE), or train it with "
-            "'slamseg train train_synthetic --out runs/train-synthetic' (see BENCHMARKS.md)"
-        )
-    return path
+    return DEFAULT_WEIGHTS.path
 
 
 def make_predictor(options: NetworkOptions, depth_edge_jump: float | None = None) -> Any:

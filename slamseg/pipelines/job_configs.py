@@ -1,6 +1,7 @@
-"""Options of the commands that act on files they are given: ``predict``, ``evaluate``, ``evaluate-map`` and
-``export`` (light module: validated before torch or open3d load). Their flags are derived from these classes
-(slamseg/commands/options.py), and the ``config.yaml`` each run writes reloads with ``--config``.
+"""Options of the commands that act on files they are given: ``predict``, ``evaluate``, ``evaluate-map``,
+``export`` and ``export-model`` (light module: validated before torch or open3d load). Their flags are derived
+from these classes (slamseg/commands/options.py), and the ``config.yaml`` each run writes reloads with
+``--config``.
 """
 
 from __future__ import annotations
@@ -107,3 +108,24 @@ class ExportConfig:
     per_class: bool = False
     min_confidence: float = 0.0
     with_probs: bool = False
+
+
+@dataclass
+class ExportModelConfig:
+    """``slamseg export-model``.
+
+    Attributes:
+        checkpoint: checkpoint file (released or slamseg format) or the name of bundled weights (synthetic_nyu40).
+        format: "onnx" (torch.onnx's dynamo exporter; ONNX Runtime, TensorRT...), "pt2" (a torch.export program,
+            torch.export.load) or "torchscript" (deprecated by PyTorch: a frozen trace, kept for old deployments).
+        output: file to write; None = the checkpoint's name with .onnx, .pt2 or .torchscript.pt, in the current
+            folder.
+        input_width, input_height: example input size; ONNX and pt2 exports take any batch and any size from 33 to
+            8192 pixels a side, a TorchScript trace other sizes too.
+    """
+
+    checkpoint: str = ""
+    format: Literal["onnx", "pt2", "torchscript"] = "onnx"
+    output: str | None = None
+    input_width: int = 640
+    input_height: int = 480
