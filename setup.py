@@ -41,7 +41,7 @@ setup(
     packages=PACKAGES,
     package_dir=PACKAGE_DIR,
     package_data={
-        "slamseg.configs": ["*.yaml"],
+        "slamseg.configs": ["*.yaml", "ablation/*.yaml"],
         "slamseg.sequences": ["data/*.json"],
         "slamseg.networks": ["weights/*.pt", "weights/*.json"],
     },
