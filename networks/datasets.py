@@ -90,9 +90,9 @@ class CachedSequence(Sequence):
         """Render/decode every frame not yet cached."""
         todo = [i for i in range(len(self)) if not self._path(i).exists()]
         if progress and todo:
-            from tqdm import tqdm
+            from slamseg.sequences.progress import progress_bar
 
-            todo = tqdm(todo, desc=f"caching {self.name}", unit="frame")
+            todo = progress_bar(todo, desc=f"caching {self.name}", unit="frame")
         for i in todo:
             self._load_frame(i)
 

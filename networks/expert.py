@@ -86,9 +86,9 @@ def label_sequence(
         positions = positions[shard.rank:: shard.world_size]
     bar = None
     if progress:
-        from tqdm import tqdm
+        from slamseg.sequences.progress import progress_bar
 
-        bar = tqdm(total=len(positions), desc="labelling", unit="frame")
+        bar = progress_bar(total=len(positions), desc="labelling", unit="frame")
 
     def todo() -> Iterator[Frame]:
         for pos in positions:

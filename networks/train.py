@@ -247,9 +247,9 @@ class Trainer:
             train_log.trim_rows(self.run_dir / "metrics.csv", train_log.METRIC_FIELDS, step)
         bar = None
         if self.progress and self.dist.is_main:
-            from tqdm import tqdm
+            from slamseg.sequences.progress import progress_bar
 
-            bar = tqdm(total=total, initial=step, desc="train", unit="step", dynamic_ncols=True)
+            bar = progress_bar(total=total, initial=step, desc="train", unit="step", dynamic_ncols=True)
         done_this_call = 0
         loss_fn = JointLoss(self.cfg.loss_weights)
         reduce = make_reducer(self.dist)

@@ -84,11 +84,11 @@ def run(args: argparse.Namespace) -> int:
     folder = RunFolder("evaluate", out=args.out, overwrite=args.overwrite)
     folder.write_config(cfg, command="evaluate")
     results = {}
-    from tqdm import tqdm
+    from slamseg.sequences.progress import progress_bar
 
     for spec in cfg.data:
         seq = _open(spec, cfg)
-        with tqdm(total=len(seq), desc=f"evaluate {seq.name}", unit="frame") as bar:
+        with progress_bar(total=len(seq), desc=f"evaluate {seq.name}", unit="frame") as bar:
             results[spec] = evaluate_sequence(
                 model, seq, mean=tuple(model.meta["mean"]), std=tuple(model.meta["std"]), class_slice=class_slice,
                 nyu_crop=cfg.nyu_crop, max_depth=cfg.max_depth, batch_size=cfg.batch_size,

@@ -150,13 +150,12 @@ def write_prediction(run: Any, name: str, pred: Any, depth_factor: float, save_p
 def run(args: argparse.Namespace) -> int:
     import time
 
-    from tqdm import tqdm
-
     from slamseg.commands.options import load_options, require
     from slamseg.errors import NetworkError
     from slamseg.networks import Predictor, load_model
     from slamseg.pipelines.job_configs import PredictConfig
     from slamseg.runs import RunFolder
+    from slamseg.sequences.progress import progress_bar
 
     cfg = load_options(args, PredictConfig, "predict", FLAGS)
     require(cfg.inputs, "image files, image folders or sequence paths (INPUTS)", "predict")
@@ -186,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
     run_folder.write_config(cfg, command="predict")
     count, network_s = 0, 0.0
     start = time.perf_counter()
-    for name, rgb in tqdm(frames, desc="predict", unit="frame", disable=args.no_progress):
+    for name, rgb in progress_bar(frames, desc="predict", unit="frame", enabled=not args.no_progress):
         t0 = time.perf_counter()
         try:
             pred = predictor.predict(rgb, probs=cfg.save_probs)

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from slamseg.errors import ConfigError
 from slamseg.figures import (
@@ -30,6 +29,7 @@ from slamseg.pipelines.compare_depth_config import CompareDepthConfig
 from slamseg.report import Report
 from slamseg.runs import RunFolder
 from slamseg.sequences import Frame
+from slamseg.sequences.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def run_compare_depth(cfg: CompareDepthConfig, run: RunFolder, progress: bool = 
                            ("predicted depth", colourise_depth(pred, vmax)),
                            ("|error| (0..1 m)", colourise_depth(abs_err, 1.0, cmap="magma"))])
 
-    bar = tqdm(total=len(sequence), unit="frame", disable=not progress, desc=f"compare-depth {sequence.name}")
+    bar = progress_bar(total=len(sequence), unit="frame", enabled=progress, desc=f"compare-depth {sequence.name}")
 
     def frames_with_depth() -> Iterator[Frame]:
         for pos in range(len(sequence)):

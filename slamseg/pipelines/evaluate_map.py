@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from slamseg.config import load_config
 from slamseg.errors import ConfigError
@@ -22,6 +21,7 @@ from slamseg.pipelines.map_evaluation import MAX_LABEL_FRAMES, GroundTruthCollec
 from slamseg.pipelines.reconstruct_config import ReconstructConfig
 from slamseg.report import Report
 from slamseg.runs import RunFolder
+from slamseg.sequences.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def run_evaluate_map(run_dir: str | Path, out: RunFolder, sequence_path: str | N
     collector = GroundTruthCollector(semantic_map.label_set, sequence.label_set,
                                      label_stride=max(len(sequence) // MAX_LABEL_FRAMES, 1))
     frame_stamps, frame_indices = [], []
-    for pos in tqdm(range(len(sequence)), unit="frame", disable=not progress, desc="evaluate-map"):
+    for pos in progress_bar(range(len(sequence)), unit="frame", enabled=progress, desc="evaluate-map"):
         frame = sequence.load_or_skip(pos)
         if frame is None:
             continue

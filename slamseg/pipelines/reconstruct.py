@@ -18,7 +18,6 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from slamseg.errors import ConfigError, LabelSetError, SequenceFormatError
 from slamseg.fusion.keyframes import keyframes_from_arrays, keyframes_to_arrays
@@ -36,6 +35,7 @@ from slamseg.pipelines.reconstruct_state import ReconstructionState, check_resum
 from slamseg.runs import RunFolder
 from slamseg.sequences import Frame, LabelSet, Sequence, get_label_set, get_mapping
 from slamseg.sequences.atomic import atomic_path, atomic_write_text
+from slamseg.sequences.progress import progress_bar
 from slamseg.slam import NO_USABLE_DEPTH, FrameRecord, SemanticSLAM
 from slamseg.slam import make_tracker as make_slam_tracker
 
@@ -284,8 +284,8 @@ class Reconstruction:
     def run_frames(self, progress: bool = True) -> None:
         """Process every remaining frame, batching the network, snapshotting as configured."""
         seq = self.sequence
-        bar = tqdm(total=len(seq), initial=self.state.next_position, unit="frame", disable=not progress,
-                   desc=f"reconstruct {seq.name}")
+        bar = progress_bar(total=len(seq), initial=self.state.next_position, unit="frame", enabled=progress,
+                           desc=f"reconstruct {seq.name}")
 
         def frames() -> Iterator[tuple[int, Frame]]:  # (position after the frame, frame); unreadable ones skipped
             position = self.state.next_position

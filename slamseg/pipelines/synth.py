@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from slamseg.pipelines.synth_config import SynthConfig
 from slamseg.runs import RunFolder
+from slamseg.sequences.progress import progress_bar
 
 
 def write_synthetic_sequence(cfg: SynthConfig, run: RunFolder, progress: bool = True) -> dict[str, Any]:
@@ -26,7 +26,7 @@ def write_synthetic_sequence(cfg: SynthConfig, run: RunFolder, progress: bool = 
     counts = np.zeros(len(seq.label_set.names), np.int64)
 
     def frames():
-        for frame in tqdm(seq, total=len(seq), unit="frame", desc="synth", disable=not progress):
+        for frame in progress_bar(seq, total=len(seq), unit="frame", desc="synth", enabled=progress):
             counts[:] += np.bincount(frame.labels.ravel(), minlength=len(counts))
             yield frame
 
