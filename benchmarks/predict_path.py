@@ -10,7 +10,11 @@ same image and with the thread count stated:
 - other runtimes (network only and whole path): OpenVINO float32, ONNX Runtime float32 and int8; bfloat16 rows
   where the CPU has the instructions (listed as refused otherwise).
 
-Prints a Markdown table and writes benchmarks/results/predict_path.json.
+Then, on the real frames in tests/data (the NYU Kinect frame and the ten TUM fr1/rpy frames), how far the default
+path is from the release-exact one: labels identical (and identical away from near-ties), depth's relative
+difference (bilinear against the release's bicubic with abs).
+
+Prints Markdown tables and writes benchmarks/results/predict_path.json.
 
     .venv/bin/python benchmarks/predict_path.py              # 30 rounds
     .venv/bin/python benchmarks/predict_path.py --rounds 5   # quick check
@@ -79,6 +83,32 @@ def interleave(paths: dict[str, Callable[[], object]], rounds: int, warmup: int)
                    "min_ms": min(t)} for name, t in times.items()}
 
 
+def real_frames() -> list[np.ndarray]:
+    """The real RGB frames bundled with the tests: NYU raw (640 x 480) and TUM fr1/rpy (640 x 480)."""
+    import imageio.v3 as iio
+
+    paths = [FRAME, *sorted((ROOT / "tests" / "data" / "tum_fr1_rpy" / "rgb").glob("*.png"))]
+    return [np.ascontiguousarray(iio.imread(p)[:, :, :3]) for p in paths if p.exists()]
+
+
+def agreement(model, frames: list[np.ndarray]) -> dict:
+    """Default (fused, bilinear depth) against release-exact outputs on ``frames``."""
+    fast, release = Predictor(model), Predictor(model, mode="release")
+    same, same_away, rel = [], [], []
+    for image in frames:
+        a, b = fast.predict(image), release.predict(image, probs=True)
+        top2 = np.sort(b.probs, axis=-1)[..., -2:]
+        clear = np.log(np.maximum(top2[..., 1], 1e-30)) - np.log(np.maximum(top2[..., 0], 1e-30)) >= 1e-4
+        same.append(np.mean(a.labels == b.labels))
+        same_away.append(np.mean(a.labels[clear] == b.labels[clear]))
+        valid = b.depth > 0
+        rel.append(np.abs(a.depth[valid] - b.depth[valid]) / b.depth[valid])
+    rel_all = np.concatenate(rel)
+    return {"frames": len(frames), "labels_identical": float(np.mean(same)),
+            "labels_identical_away_from_near_ties": float(np.mean(same_away)),
+            "depth_rel_diff_median": float(np.median(rel_all)), "depth_rel_diff_p99": float(np.percentile(rel_all, 99))}
+
+
 def main() -> None:
     slamseg.configure_runtime()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -135,10 +165,11 @@ def main() -> None:
     naive_ms = stats["network only: naive eager fp32 NCHW"]["median_ms"]
     rows = [{"path": name, **s, "x_network_fast": s["median_ms"] / base, "speedup_vs_naive": naive_ms / s["median_ms"]}
             for name, s in stats.items()]
+    agree = agreement(model, real_frames())
     result = {"machine": cpu_model(), "cpu_flags": cpu_flags(), "bf16_instructions": cpu_has_bf16(),
               "threads": args.threads, "torch": torch.__version__, "size": "640x480", "classes": 40,
               "protocol": f"{args.rounds} rounds after {args.warmup} warm-up, paths interleaved, batch 1",
-              "rows": rows, "refused": refused, "build_s": builds}
+              "rows": rows, "refused": refused, "build_s": builds, "fused_vs_release_on_real_frames": agree}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, json.dumps(result, indent=2) + "\n")
@@ -151,6 +182,10 @@ def main() -> None:
               f"{r['x_network_fast']:.2f} | {r['speedup_vs_naive']:.2f}x |")
     for name, why in refused.items():
         print(f"| {name} | refused: {why} |||||")
+    print(f"\nDefault vs release-exact on {agree['frames']} real frames: labels identical "
+          f"{100 * agree['labels_identical']:.3f} % ({100 * agree['labels_identical_away_from_near_ties']:.3f} % away "
+          f"from near-ties); depth relative difference median {agree['depth_rel_diff_median']:.2e}, "
+          f"99th percentile {agree['depth_rel_diff_p99']:.2e}")
     print(f"\nwritten: {out}")
 
 

@@ -1,5 +1,7 @@
 """The paper's speed protocol on CUDA (run it on a machine with a GPU): CUDA events, mean/std over forward passes
-after warm-up, for fp32 and fp16 (+ channels-last / BN folded), batch 1 and batch 16, at 640x480.
+after warm-up, for fp32, fp16 and bf16 (+ channels-last / BN folded), batch 1 and batch 16, at 640x480; then the
+whole ``Predictor.predict`` path (uint8 image in, labels + depth at the image size back on the host) per precision,
+timed on the host clock after a device synchronisation.
 
     python scripts/benchmark_gpu.py [--iters 100] [--checkpoint CKPT] [--out benchmarks/results/network_gpu.json]
 """
@@ -24,7 +26,24 @@ CONFIGS = {  # name -> prepare() options
     "fp32 channels-last + BN folded": {"fold_bn": True, "channels_last": True, "dtype": "float32"},
     "fp16 BN folded": {"fold_bn": True, "channels_last": False, "dtype": "float16"},
     "fp16 channels-last + BN folded": {"fold_bn": True, "channels_last": True, "dtype": "float16"},
+    "bf16 channels-last + BN folded": {"fold_bn": True, "channels_last": True, "dtype": "bfloat16"},
 }
+
+
+def time_predict(predictor, image, iters: int, warmup: int) -> dict:
+    """Milliseconds per ``predict(image)`` (host clock; the result is on the host when it returns)."""
+    import time
+
+    for _ in range(warmup):
+        predictor.predict(image)
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        predictor.predict(image)
+        times.append(1000 * (time.perf_counter() - start))
+    return {"mean_ms": statistics.fmean(times), "std_ms": statistics.pstdev(times),
+            "median_ms": statistics.median(times), "iters": iters}
 
 
 def time_cuda(net, x: torch.Tensor, iters: int, warmup: int) -> dict:
@@ -72,6 +91,17 @@ def main() -> int:
                          "ms_per_image": stats["mean_ms"] / batch})
             print(f"| {name} | {batch} | {stats['mean_ms']:.2f} | {stats['std_ms']:.2f} | "
                   f"{stats['mean_ms'] / batch:.2f} |", flush=True)
+    import numpy as np
+
+    from slamseg.networks import Predictor
+
+    image = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    for dtype in ("float32", "float16", "bfloat16"):
+        stats = time_predict(Predictor(model, device="cuda", dtype=dtype), image, args.iters, args.warmup)
+        rows.append({"config": f"predict(image): labels + depth, {dtype}", "batch": 1, "size": args.size, **stats,
+                     "ms_per_image": stats["mean_ms"]})
+        print(f"| predict {dtype} | 1 | {stats['mean_ms']:.2f} | {stats['std_ms']:.2f} | {stats['mean_ms']:.2f} |",
+              flush=True)
     result = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "cuda": torch.version.cuda,
               "protocol": f"{args.iters} passes after {args.warmup} warm-up, CUDA events", "rows": rows}
     out = Path(args.out)

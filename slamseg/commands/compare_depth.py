@@ -12,6 +12,7 @@ import argparse
 from slamseg.commands.options import flags, register
 
 FLAGS = flags("network.checkpoint", "max_depth", "sequence.start", "sequence.stop", "sequence.step", "network.device",
+              "network.backend", "network.precision",
               positional="sequence.path", names={"sequence.path": "sequence"},
               switches={"--nyu-crop": ("nyu_crop", True), "--no-median-scaling": ("median_scaling", False)},
               sizes={"--input-size": "network"},

@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
 
 
-FLAGS = flags("checkpoint", "device", "mode", "dtype", "class_slice", "depth_factor", "threads", "max_pixels",
+FLAGS = flags("checkpoint", "device", "mode", "dtype", "backend", "class_slice", "depth_factor", "threads",
+              "max_pixels",
               positional_list="inputs", switches={"--save-probs": ("save_probs", True)}, sizes={"--input-size": ""},
               helps={"--save-probs": "also write probs/<name>.npz (float16)",
                      "--input-size": "run the network at WxH (e.g. 320x240); outputs keep the image size"})
@@ -179,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
     checkpoint = cfg.checkpoint or bundled_checkpoint()
     model = load_model(checkpoint)
     predictor = Predictor(model, device=cfg.device, mode=cfg.mode, dtype=cfg.dtype, input_size=input_size,
-                          class_slice=class_slice, num_threads=cfg.threads)
+                          class_slice=class_slice, num_threads=cfg.threads, backend=cfg.backend)
     frames = iter_frames(cfg.inputs)
     run_folder = RunFolder("predict", out=args.out, overwrite=args.overwrite)
     run_folder.write_config(cfg, command="predict")

@@ -12,7 +12,8 @@ import argparse
 from slamseg.commands.options import flags, register
 
 FLAGS = flags("network.checkpoint", "depth", "labels", "map", "tracking", "labels_every", "classes", "sequence.start",
-              "sequence.stop", "sequence.step", "network.device", "tsdf.voxel_size", "viz", "evaluation.nyu_labeled",
+              "sequence.stop", "sequence.step", "network.device", "network.backend", "network.precision",
+              "tsdf.voxel_size", "viz", "evaluation.nyu_labeled",
               positional="sequence.path", names={"sequence.path": "sequence"},
               switches={"--save-predictions": ("save_predictions", True)}, sizes={"--input-size": "network"},
               helps={"--save-predictions": "also write per-frame predictions"})

@@ -45,9 +45,10 @@ def make_predictor(options: NetworkOptions, depth_edge_jump: float | None = None
     checkpoint = Path(options.checkpoint) if options.checkpoint else bundled_checkpoint()
     if not checkpoint.exists():
         raise CheckpointError(f"{checkpoint}: checkpoint file not found")
-    dtype = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}[options.precision]
+    dtype = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16", "int8": "int8"}[options.precision]
     return Predictor(checkpoint, device=options.device, input_size=options.input_size, dtype=dtype,
-                     num_threads=options.threads, class_slice=options.class_slice, depth_edge_jump=depth_edge_jump)
+                     num_threads=options.threads, class_slice=options.class_slice, depth_edge_jump=depth_edge_jump,
+                     backend=options.backend)
 
 
 class StageTimer:

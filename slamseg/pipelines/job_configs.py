@@ -18,8 +18,11 @@ class PredictConfig:
         inputs: image files, image folders or sequence paths.
         checkpoint: network checkpoint (released or slamseg format); None = the bundled model.
         device: "cpu" or "cuda[:N]".
-        mode: serving path, "fast" or "naive".
-        dtype: network precision ("float16" on CUDA only).
+        mode: serving path: "fast", "naive" (eager float32 network) or "release" (the authors' demo operator by
+            operator: bicubic logits and depth, full-resolution softmax).
+        dtype: network precision: "float16" (CUDA only), "bfloat16" (CUDA, or a CPU with AVX-512 BF16 / AMX),
+            "int8" (backend onnxruntime).
+        backend: runtime of the network on CPU: "torch", "openvino" or "onnxruntime".
         input_width, input_height: run the network at this size (outputs keep the image size); None = as is.
         class_slice: label set name (e.g. "nyu40") or "FIRST:END" channels of a multi-dataset model.
         depth_factor: depth PNG value per metre (1000: millimetres).
@@ -31,8 +34,9 @@ class PredictConfig:
     inputs: list[str] = field(default_factory=list)
     checkpoint: str | None = None
     device: str = "cpu"
-    mode: Literal["fast", "naive"] = "fast"
-    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    mode: Literal["fast", "naive", "release"] = "fast"
+    dtype: Literal["float32", "bfloat16", "float16", "int8"] = "float32"
+    backend: Literal["torch", "openvino", "onnxruntime"] = "torch"
     input_width: int | None = None
     input_height: int | None = None
     class_slice: str | None = None

@@ -14,7 +14,8 @@ class SequenceSource:
     """A sequence on disk and the frames of it to use.
 
     Attributes:
-        path: dataset folder or file (NYU raw scene, NYU .mat, TUM, ICL-NUIM, KITTI, image folder).
+        path: dataset folder or file (NYU raw scene, NYU .mat, TUM, ICL-NUIM, Redwood, KITTI, 7-Scenes / 3DMatch,
+            ScanNet export, ROS 1 .bag or ROS 2 bag folder, image folder).
         format: format name; None detects it (see ``slamseg.sequences.known_formats``).
         start, stop, step: frame range (Python slice semantics; stop None = to the end).
         options: reader options, e.g. ``{strict: false}`` or ``{max_time_diff: 0.02}``.
@@ -44,7 +45,9 @@ class NetworkOptions:
         input_width, input_height: network input size in pixels (images are resized; outputs come back at the
             image's size); None = the image's own size.
         batch_size: frames per forward pass.
-        precision: "fp32", or "fp16"/"bf16" (GPU).
+        precision: "fp32"; "fp16" (GPU); "bf16" (GPU, or a CPU with AVX-512 BF16 / AMX); "int8" (backend
+            onnxruntime, calibrated on synthetic rooms at start-up).
+        backend: runtime of the network on CPU: "torch", "openvino" or "onnxruntime".
         threads: CPU threads for torch; None = torch's default.
         class_slice: for a multi-dataset model, the label set (e.g. "nyu40") whose channels to use.
     """
@@ -54,7 +57,8 @@ class NetworkOptions:
     input_width: int | None = 320
     input_height: int | None = 240
     batch_size: int = 4
-    precision: Literal["fp32", "fp16", "bf16"] = "fp32"
+    precision: Literal["fp32", "fp16", "bf16", "int8"] = "fp32"
+    backend: Literal["torch", "openvino", "onnxruntime"] = "torch"
     threads: int | None = None
     class_slice: str | None = None
 
