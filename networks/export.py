@@ -126,13 +126,17 @@ def export_program(model: nn.Module, size: tuple[int, int] = (640, 480)) -> torc
     :func:`export_pt2` to write both from one trace.
     """
     width, height = _check_size(size)
-    dims = {0: torch.export.Dim("batch", min=1, max=MAX_BATCH),
-            2: torch.export.Dim("height", min=MIN_SIDE, max=MAX_SIDE),
-            3: torch.export.Dim("width", min=MIN_SIDE, max=MAX_SIDE)}
     # A batch of 2: torch.export specialises on sizes 0 and 1, so a batch-1 example would fix the batch to 1.
     example = torch.zeros(2, 3, height, width)
     with torch.no_grad():
-        return torch.export.export(_serving_net(model), (example,), dynamic_shapes={"x": dims})
+        return torch.export.export(_serving_net(model), (example,), dynamic_shapes=_dynamic_shapes())
+
+
+def _dynamic_shapes() -> dict[str, dict[int, Any]]:
+    """The input's dynamic axes (``x`` is the name of the traced forward's argument)."""
+    return {"x": {0: torch.export.Dim("batch", min=1, max=MAX_BATCH),
+                  2: torch.export.Dim("height", min=MIN_SIDE, max=MAX_SIDE),
+                  3: torch.export.Dim("width", min=MIN_SIDE, max=MAX_SIDE)}}
 
 
 @contextmanager
@@ -140,16 +144,19 @@ def _quiet_exporter() -> Iterator[None]:
     """Silence two things torch's ONNX exporter emits that are no fault of the caller: torch's own deprecation
     of ``LeafSpec``, raised when it deep-copies its own pytree specs while decomposing, and the log lines about
     torchvision operators it skips when torchvision is absent."""
-    registration = logging.getLogger("torch.onnx._internal.exporter._registration")
-    level = registration.level
-    registration.setLevel(logging.ERROR)
+    quiet = {"torch.onnx._internal.exporter._registration": logging.ERROR,
+             "onnx_ir.passes": logging.WARNING}  # onnx_ir's optimiser logs each initializer it merges at INFO
+    levels = {name: logging.getLogger(name).level for name in quiet}
+    for name, level in quiet.items():
+        logging.getLogger(name).setLevel(level)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
                                     category=FutureWarning)
             yield
     finally:
-        registration.setLevel(level)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
 
 
 def export_onnx(model: nn.Module, path: str | Path, size: tuple[int, int] = (640, 480), opset: int | None = None,
@@ -157,16 +164,17 @@ def export_onnx(model: nn.Module, path: str | Path, size: tuple[int, int] = (640
     """Export to ONNX with ``torch.onnx.export(dynamo=True)``: dynamic batch, height and width, output names =
     ``model.tasks``, weights inside the one file, :func:`export_metadata` in ``metadata_props`` (JSON values).
 
-    ``size`` = (width, height) of the example input; ``opset`` None = torch's recommended opset; ``program``: an
-    :func:`export_program` of the same model, to skip tracing it again. Needs the ``onnx`` and ``onnxscript``
-    packages (extra ``slamseg[onnx]``). Returns the path.
+    The input's axes are named ``batch``, ``height``, ``width``. ``size`` = (width, height) of the example input;
+    ``opset`` None = torch's recommended opset; ``program``: an :func:`export_program` of the same model, to skip
+    tracing it again. Needs the ``onnx`` and ``onnxscript`` packages (extra ``slamseg[onnx]``). Returns the path.
     """
     missing = [name for name in ("onnx", "onnxscript") if not _importable(name)]
     if missing:
         raise NetworkError(f"ONNX export needs {' and '.join(missing)}: pip install 'slamseg[onnx]'")
     program = program if program is not None else export_program(model, size)
     with torch.no_grad(), _quiet_exporter():
-        onnx_program = torch.onnx.export(program, dynamo=True, input_names=["input"],
+        # dynamic_shapes only names the ONNX axes here (batch, height, width): the program already has them.
+        onnx_program = torch.onnx.export(program, dynamo=True, input_names=["input"], dynamic_shapes=_dynamic_shapes(),
                                          output_names=list(model.tasks), opset_version=opset, verbose=False)
     if onnx_program is None:  # torch returns None only for the legacy exporter
         raise NetworkError("torch.onnx.export returned no ONNX program")
