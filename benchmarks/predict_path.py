@@ -116,10 +116,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-backends", action="store_true", help="skip OpenVINO and ONNX Runtime rows")
+    parser.add_argument("--checkpoint", default=str(WEIGHTS),
+                        help="model to time (default: the bundled weights; benchmarks/network.py uses the "
+                             "random-weight release layout, tests/data/authors_net/ExpNYUD_joint_random.ckpt)")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    model = load_model(WEIGHTS)
+    model = load_model(args.checkpoint)
     if FRAME.exists():
         import imageio.v3 as iio
 
@@ -166,7 +169,8 @@ def main() -> None:
     rows = [{"path": name, **s, "x_network_fast": s["median_ms"] / base, "speedup_vs_naive": naive_ms / s["median_ms"]}
             for name, s in stats.items()]
     agree = agreement(model, real_frames())
-    result = {"machine": cpu_model(), "cpu_flags": cpu_flags(), "bf16_instructions": cpu_has_bf16(),
+    result = {"machine": cpu_model(), "checkpoint": str(args.checkpoint), "cpu_flags": cpu_flags(),
+              "bf16_instructions": cpu_has_bf16(),
               "threads": args.threads, "torch": torch.__version__, "size": "640x480", "classes": 40,
               "protocol": f"{args.rounds} rounds after {args.warmup} warm-up, paths interleaved, batch 1",
               "rows": rows, "refused": refused, "build_s": builds, "fused_vs_release_on_real_frames": agree}

@@ -2,48 +2,25 @@
 and image sizes other than the example's, carry the serving metadata, and raise no deprecation warning.
 
 Relative error of an output = max |exported - eager| / max |eager| over the whole output tensor (conftest.rel_err).
-One trace (export_program) feeds both files: tracing the joint network with dynamic shapes takes ~10-25 s here.
+One trace (export_program) feeds both files: tracing the joint network with dynamic shapes takes ~10-25 s here, so
+the export is a session fixture (conftest.exported) that the runtime backends' tests share.
 """
 
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from slamseg.networks import load_model
-from slamseg.networks.export import PT2_METADATA, export_metadata, export_onnx, export_program, export_pt2
+from slamseg.networks.export import PT2_METADATA, export_metadata, export_program
 from slamseg.sequences.labelsets import get_label_set
 
 from .conftest import RANDOM_CKPT, rel_err
 
 pytestmark = pytest.mark.slow
-
-# (N, H, W): the example's size, then a batch of 1 at odd sizes that are not multiples of 32, then the smallest
-SHAPES = [(2, 96, 128), (1, 97, 131), (3, 33, 40)]
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    pytest.importorskip("onnxscript")
-    model = load_model(RANDOM_CKPT)
-    out = tmp_path_factory.mktemp("export")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        program = export_program(model, size=(128, 96))
-        onnx_path = export_onnx(model, out / "net.onnx", program=program)
-        pt2_path = export_pt2(model, out / "net.pt2", program=program)
-    rng = np.random.default_rng(0)
-    inputs = [rng.standard_normal((n, 3, h, w)).astype(np.float32) for n, h, w in SHAPES]
-    with torch.inference_mode():
-        refs = [model(torch.from_numpy(x)) for x in inputs]
-    return {"model": model, "onnx": onnx_path, "pt2": pt2_path, "inputs": inputs, "refs": refs, "warnings": caught,
-            "folder": out}
-
 
 def test_no_deprecation_warning(exported: dict) -> None:
     deprecations = [f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})" for w in exported["warnings"]
