@@ -8,6 +8,9 @@ STAMP := $(VENV)/.slamseg-installed
 TORCH ?= torch==2.13.0
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 PYTEST_ARGS ?=
+# pytest workers: one per core, at most 4 (each holds torch and Open3D in memory). Test files stay whole on one
+# worker (--dist loadfile), so module fixtures are built once. TEST_JOBS=0 runs in one process.
+TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 
 .PHONY: setup sysdeps test lint demo bench clean help
 
@@ -57,7 +60,7 @@ lint: setup
 
 test: setup lint
 	@echo ">> pytest"
-	@$(VENV)/bin/pytest $(PYTEST_ARGS)
+	@$(VENV)/bin/pytest -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 demo: setup
 	@echo ">> slamseg demo"

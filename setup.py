@@ -70,8 +70,8 @@ setup(
         # dev: what `make test` needs; the ONNX, OpenVINO, bags and rerun extras are tested too, so they are part
         # of it; evo is the reference the trajectory metrics are tested against; build makes the wheel a test lists.
         "dev": [
-            "pytest>=7.4", "ruff>=0.4", "onnx>=1.15", "onnxruntime>=1.17", "onnxscript>=0.2", "rerun-sdk>=0.23",
-            "evo>=1.28", "rosbags>=0.10", "openvino>=2024.0", "build>=1.0",
+            "pytest>=7.4", "pytest-xdist>=3.5", "ruff>=0.4", "onnx>=1.15", "onnxruntime>=1.17", "onnxscript>=0.2",
+            "rerun-sdk>=0.23", "evo>=1.28", "rosbags>=0.10", "openvino>=2024.0", "build>=1.0",
         ],
     },
     entry_points={"console_scripts": ["slamseg=slamseg.cli:main"]},

@@ -141,6 +141,10 @@ def main() -> None:
     paths: dict[str, Callable[[], object]] = {
         "network only: naive eager fp32 NCHW": network_only(naive),
         "network only: fast (Predictor's network)": network_only(fast),
+        # benchmarks/network.py times its passes on torch.randn; the naive pass is input-dependent (~3x slower
+        # there than on a real frame), so that baseline is timed here too, side by side
+        "network only: naive, on network.py's random input": (
+            lambda x: lambda: naive.forward(x))(torch.randn(1, 3, 480, 640)),
         "predict: labels + depth (fused, default)": lambda: fast.predict(image),
         "predict: + probabilities (40)": lambda: fast.predict(image, probs=True),
         "predict: nyu13 labels + probabilities (reconstruct)": lambda: fast.predict(image, label_set="nyu13",
