@@ -2,7 +2,9 @@
 
 Compares, in one run (the paths interleaved pass by pass) and with the thread count stated: the naive eager
 float32 NCHW model and each Predictor fast path (BatchNorm folding, channels-last, both, frozen TorchScript, the
-decoder's CPU kernels, optionally torch.compile) at 640x480 and 320x240, batch 1, plus parameters and multiply-adds.
+decoder's CPU kernels, optionally torch.compile) at 640x480 and 320x240, batch 1, plus parameters and multiply-adds;
+and the other runtimes of networks/backends.py (OpenVINO fp32, ONNX Runtime fp32 and int8; bf16 where the CPU has
+AVX-512 BF16 / AMX; ``--no-backends`` skips them), built once and timed in the same rounds.
 Forward passes only (normalised tensor in, raw outputs out), as in the paper; compile/trace time is excluded
 (measured separately). glibc malloc keeps freed memory for every path (as the Predictor sets it on CPU;
 ``--no-retain-memory`` leaves the defaults). Prints a Markdown table and writes benchmarks/results/network.json.
@@ -63,6 +65,24 @@ def time_interleaved(nets: dict[str, tuple], iters: int, warmup: int) -> dict[st
                    "min_ms": min(t), "iters": iters} for name, t in times.items()}
 
 
+def backend_nets(model: torch.nn.Module, threads: int, x: torch.Tensor) -> dict[str, tuple]:
+    """Name -> (callable network, seconds to build it) of every runtime and precision this CPU runs; int8 is
+    calibrated on synthetic rooms (networks/backends.py)."""
+    from slamseg.networks.backends import build_backend, cpu_has_bf16
+    from slamseg.networks.registry import IMAGENET_MEAN, IMAGENET_STD
+
+    variants = [("openvino", "float32"), ("onnxruntime", "float32"), ("onnxruntime", "int8")]
+    if cpu_has_bf16():
+        variants.append(("openvino", "bfloat16"))
+    out = {}
+    for backend, dtype in variants:
+        start = time.perf_counter()
+        net = build_backend(model, backend, dtype, threads, None, IMAGENET_MEAN, IMAGENET_STD)
+        net(x)  # OpenVINO compiles for the input shape on the first call
+        out[f"{backend} {dtype}"] = (net, time.perf_counter() - start)
+    return out
+
+
 def main() -> None:
     prefer_openmp_for_numba()  # malloc retention is this benchmark's own option (--no-retain-memory)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -74,6 +94,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="640x480,320x240", help="comma-separated WxH list")
     parser.add_argument("--no-retain-memory", action="store_true",
                         help="leave glibc malloc at its defaults (the Predictor raises its thresholds on CPU)")
+    parser.add_argument("--no-backends", action="store_true", help="skip the OpenVINO / ONNX Runtime rows")
     parser.add_argument("--out", default=str(RESULTS), help="JSON output path")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -97,9 +118,11 @@ def main() -> None:
                 net(xin)  # compile / trace-optimise happens here, outside the timing
             setup[name] = time.perf_counter() - start
             nets[name] = (net, xin)
+        for name, (net, seconds) in ({} if args.no_backends else backend_nets(model, args.threads, x)).items():
+            nets[name], setup[name] = (net, x), seconds
         stats = time_interleaved(nets, args.iters, args.warmup)
         baseline = stats[next(iter(paths))]["median_ms"]
-        for name in paths:
+        for name in nets:
             rows.append({"path": name, "size": f"{width}x{height}", "setup_s": setup[name], **stats[name],
                          "speedup_vs_naive": baseline / stats[name]["median_ms"], "gmacs": macs / 1e9})
             print(f"  {name} {width}x{height}: median {stats[name]['median_ms']:.1f} ms", flush=True)

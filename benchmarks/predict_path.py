@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from machine import cpu_flags, cpu_model  # benchmarks/machine.py (the script's folder is on sys.path)
 
 import slamseg
 from slamseg.networks import Predictor, load_model
@@ -43,27 +43,6 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "predict_path.json"
 WEIGHTS = ROOT / "networks" / "weights" / "synthetic_nyu40.pt"
 FRAME = ROOT / "tests" / "data" / "nyu_raw_frame" / "NYU_color.ppm"  # a real 640 x 480 Kinect frame
-
-
-def cpu_flags() -> list[str]:
-    """The CPU's instruction-set flags that matter here (from /proc/cpuinfo)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-    wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_bf16", "amx_int8", "amx_tile")
-    return [f for f in wanted if f in flags]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def interleave(paths: dict[str, Callable[[], object]], rounds: int, warmup: int) -> dict[str, dict]:

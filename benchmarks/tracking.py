@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
+from machine import cpu_flags, cpu_model  # benchmarks/machine.py (the script's folder is on sys.path)
 
 from slamseg.fusion.keyframes import pose_distance
 from slamseg.fusion.params import TSDFParams
@@ -181,16 +182,6 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict]] = {
 }
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
 def main() -> None:
     configure_runtime()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -203,7 +194,8 @@ def main() -> None:
         if skipped:
             print(f"{TUM} is absent (it comes with ../shared): skipping {', '.join(skipped)}")
         names = [n for n in names if not n.startswith("tum")]
-    results: dict = {"machine": {"cpus": os.cpu_count(), "cpu": _cpu(), "platform": platform.platform()}}
+    results: dict = {"machine": {"cpus": os.cpu_count(), "cpu": cpu_model(), "cpu_flags": cpu_flags(),
+                                 "platform": platform.platform()}}
     for name in names:
         t0 = time.perf_counter()
         results[name] = BENCHMARKS[name](args)

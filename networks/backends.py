@@ -45,19 +45,6 @@ def require_bf16_cpu() -> None:
             "AMX, so bfloat16 would be emulated and slower than float32; use float32 (or int8)")
 
 
-class _TaskTuple(nn.Module):
-    """The joint network with positional outputs in ``tasks`` order (runtimes serve tuples, not dicts)."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-        self.tasks = tuple(model.tasks)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        out = self.model(x)
-        return tuple(out[t] for t in self.tasks)
-
-
 def _existing(onnx_file: str | Path) -> Path:
     if not Path(onnx_file).is_file():
         raise NetworkError(f"{onnx_file}: no such ONNX file")
@@ -92,15 +79,14 @@ class OpenVINONetwork:
         if precision == "bf16":
             require_bf16_cpu()
         ov = _import("openvino", "openvino")
-        from slamseg.networks.fast import fold_batchnorm
+        from slamseg.networks.export import serving_net
 
         self.tasks = tuple(model.tasks)
         if onnx_file is not None:
             self._model = ov.convert_model(str(_existing(onnx_file)))
         else:
-            net = _TaskTuple(fold_batchnorm(model)).eval()
             with torch.no_grad():
-                self._model = ov.convert_model(net, example_input=torch.zeros(1, 3, 64, 64))
+                self._model = ov.convert_model(serving_net(model), example_input=torch.zeros(1, 3, 64, 64))
         self._core = ov.Core()
         self._config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY",
                                         "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"}

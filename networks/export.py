@@ -55,7 +55,7 @@ class _TupleOutputs(nn.Module):
         return tuple(out[t] for t in self.tasks)
 
 
-def _serving_net(model: nn.Module) -> _TupleOutputs:
+def serving_net(model: nn.Module) -> _TupleOutputs:
     """The folded float32 CPU copy every exporter traces; ``model`` is left untouched."""
     net = _TupleOutputs(fold_batchnorm(copy.deepcopy(model).to("cpu", torch.float32))).eval()
     for module in net.modules():
@@ -129,7 +129,7 @@ def export_program(model: nn.Module, size: tuple[int, int] = (640, 480)) -> torc
     # A batch of 2: torch.export specialises on sizes 0 and 1, so a batch-1 example would fix the batch to 1.
     example = torch.zeros(2, 3, height, width)
     with torch.no_grad():
-        return torch.export.export(_serving_net(model), (example,), dynamic_shapes=_dynamic_shapes())
+        return torch.export.export(serving_net(model), (example,), dynamic_shapes=_dynamic_shapes())
 
 
 def _dynamic_shapes() -> dict[str, dict[int, Any]]:
@@ -219,7 +219,7 @@ def export_torchscript(model: nn.Module, path: str | Path, size: tuple[int, int]
     The saved module returns a tuple in ``model.tasks`` order. TorchScript is deprecated by PyTorch; it stays
     for the Predictor's ``jit`` path and teachers saved that way (networks/expert.py). Prefer ONNX or .pt2."""
     width, height = size
-    net = _serving_net(model)
+    net = serving_net(model)
     with torch.no_grad():
         frozen = torch.jit.freeze(torch.jit.trace(net, torch.zeros(1, 3, height, width)))
     path = Path(path)
