@@ -95,6 +95,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-backends", action="store_true", help="skip OpenVINO and ONNX Runtime rows")
+    parser.add_argument("--input-size", default=None, metavar="WxH",
+                        help="run the network at this size (reconstruct's default is 320x240); outputs stay 640x480")
     parser.add_argument("--checkpoint", default=str(WEIGHTS),
                         help="model to time (default: the bundled weights; benchmarks/network.py uses the "
                              "random-weight release layout, tests/data/authors_net/ExpNYUD_joint_random.ckpt)")
@@ -114,9 +116,10 @@ def main() -> None:
         x = p.preprocess(image)
         return lambda: p.forward(x)
 
-    fast = Predictor(model, num_threads=args.threads)
-    naive = Predictor(model, mode="naive")
-    release = Predictor(model, mode="release")
+    size = None if args.input_size is None else tuple(int(v) for v in args.input_size.split("x"))
+    fast = Predictor(model, num_threads=args.threads, input_size=size)
+    naive = Predictor(model, mode="naive", input_size=size)
+    release = Predictor(model, mode="release", input_size=size)
     paths: dict[str, Callable[[], object]] = {
         "network only: naive eager fp32 NCHW": network_only(naive),
         "network only: fast (Predictor's network)": network_only(fast),
@@ -138,7 +141,7 @@ def main() -> None:
         name = f"{backend} {dtype}"
         start = time.perf_counter()
         try:
-            p = Predictor(model, backend=backend, dtype=dtype, num_threads=args.threads)
+            p = Predictor(model, backend=backend, dtype=dtype, num_threads=args.threads, input_size=size)
         except NetworkError as err:
             refused[name] = str(err)
             continue
@@ -152,7 +155,8 @@ def main() -> None:
     rows = [{"path": name, **s, "x_network_fast": s["median_ms"] / base, "speedup_vs_naive": naive_ms / s["median_ms"]}
             for name, s in stats.items()]
     agree = agreement(model, real_frames())
-    result = {"machine": cpu_model(), "checkpoint": str(args.checkpoint), "cpu_flags": cpu_flags(),
+    result = {"machine": cpu_model(), "checkpoint": str(args.checkpoint), "network_input": args.input_size or "640x480",
+              "cpu_flags": cpu_flags(),
               "bf16_instructions": cpu_has_bf16(),
               "threads": args.threads, "torch": torch.__version__, "size": "640x480", "classes": 40,
               "protocol": f"{args.rounds} rounds after {args.warmup} warm-up, paths interleaved, batch 1",
