@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,31 @@ def require_bf16_cpu() -> None:
             "AMX, so bfloat16 would be emulated and slower than float32; use float32 (or int8)")
 
 
+def _output_index(onnx_file: str | Path, names: list[set[str]], task: str) -> int:
+    """Index of the graph output named ``task`` (exports name their outputs by task); NetworkError otherwise."""
+    for i, output_names in enumerate(names):
+        if task in output_names:
+            return i
+    raise NetworkError(f"{onnx_file}: no output named {task!r} (outputs: {sorted(set().union(*names))}); expected "
+                       "an export of this model (slamseg export-model)")
+
+
+def check_export(onnx_file: str | Path, model: nn.Module, network: Any, tolerance: float = 1e-3) -> None:
+    """NetworkError unless ``network`` (built from ``onnx_file``) gives ``model``'s outputs on a small fixed input,
+    within ``tolerance`` relative to each output's largest magnitude: an export of another checkpoint would
+    otherwise serve other weights under this model's label set."""
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((1, 3, 64, 64)).astype(np.float32))
+    with torch.inference_mode():
+        expected = model.eval()(x)
+    got = network(x)
+    for task in model.tasks:
+        ref = expected[task].float().numpy()
+        err = float(np.abs(got[task].numpy() - ref).max() / max(np.abs(ref).max(), 1e-12))
+        if not err <= tolerance:
+            raise NetworkError(f"{onnx_file}: its {task} output differs from the model's by {err:.2g} (relative); "
+                               "expected an export of this same checkpoint")
+
+
 def _existing(onnx_file: str | Path) -> Path:
     if not Path(onnx_file).is_file():
         raise NetworkError(f"{onnx_file}: no such ONNX file")
@@ -69,8 +96,14 @@ class OpenVINONetwork:
         num_threads: inference threads (None: OpenVINO's default, all cores).
         precision: "fp32" or "bf16" (refused without AVX-512 BF16 / AMX).
         onnx_file: an ONNX export of this same model to read instead of converting the PyTorch model (reading it
-            takes a fraction of a second; the conversion traces the model, seconds).
+            takes a fraction of a second; the conversion traces the model, seconds). Its outputs are matched to
+            the tasks by name and checked against the model on a small input (see :func:`check_export`).
+
+    Compiled models are kept for the last few input shapes (``MAX_SHAPES``); calls are serialised, since one
+    infer request per shape is shared.
     """
+
+    MAX_SHAPES = 4
 
     def __init__(self, model: nn.Module, num_threads: int | None = None, precision: str = "fp32",
                  onnx_file: str | Path | None = None) -> None:
@@ -84,30 +117,41 @@ class OpenVINONetwork:
         self.tasks = tuple(model.tasks)
         if onnx_file is not None:
             self._model = ov.convert_model(str(_existing(onnx_file)))
+            names = [set(out.get_names()) for out in self._model.outputs]
+            self._order = [_output_index(onnx_file, names, task) for task in self.tasks]
         else:
             with torch.no_grad():
                 self._model = ov.convert_model(serving_net(model), example_input=torch.zeros(1, 3, 64, 64))
+            self._order = list(range(len(self.tasks)))  # the serving net returns the tasks in order
         self._core = ov.Core()
         self._config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY",
                                         "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"}
         if num_threads is not None:
             self._config["INFERENCE_NUM_THREADS"] = int(num_threads)
-        self._compiled: dict[tuple[int, ...], Any] = {}
+        self._compiled: OrderedDict[tuple[int, ...], Any] = OrderedDict()
+        self._lock = threading.Lock()
+        if onnx_file is not None and precision == "fp32":
+            check_export(onnx_file, model, self)
 
     def _request(self, shape: tuple[int, ...]) -> Any:
-        if shape not in self._compiled:
+        if shape in self._compiled:
+            self._compiled.move_to_end(shape)
+        else:
             self._model.reshape({self._model.input(0): list(shape)})
             compiled = self._core.compile_model(self._model, "CPU", self._config)
             self._compiled[shape] = compiled.create_infer_request()
+            if len(self._compiled) > self.MAX_SHAPES:
+                self._compiled.popitem(last=False)
             log.debug("OpenVINO: compiled for input %s", shape)
         return self._compiled[shape]
 
     def __call__(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """N x 3 x H x W float32 (CPU) -> raw outputs by task."""
-        request = self._request(tuple(x.shape))
-        request.infer({0: np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)})
-        return {task: torch.from_numpy(np.array(request.get_output_tensor(i).data))
-                for i, task in enumerate(self.tasks)}
+        with self._lock:
+            request = self._request(tuple(x.shape))
+            request.infer({0: np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)})
+            return {task: torch.from_numpy(np.array(request.get_output_tensor(i).data))
+                    for task, i in zip(self.tasks, self._order)}
 
 
 class _Calibration:
@@ -132,7 +176,8 @@ class OnnxRuntimeNetwork:
         keep_float: int8 only: node names left in float32 (ONNX Runtime's ``nodes_to_exclude``); None keeps each
             task head's last convolution in float32, so that depth keeps its float resolution.
         onnx_file: an ONNX export of this same model (``slamseg export-model``) to serve instead of exporting it
-            again here (the export takes seconds).
+            again here (the export takes seconds); outputs are matched to the tasks by name and checked against
+            the model on a small input (see :func:`check_export`).
     """
 
     def __init__(self, model: nn.Module, num_threads: int | None = None, precision: str = "fp32",
@@ -146,17 +191,24 @@ class OnnxRuntimeNetwork:
         self.tasks = tuple(model.tasks)
         with tempfile.TemporaryDirectory(prefix="slamseg-ort-") as tmp:
             path = _existing(onnx_file) if onnx_file else export_onnx(model, Path(tmp) / "model.onnx", size=(64, 64))
+            if onnx_file:
+                self._set_session(ort, path, num_threads)
+                check_export(onnx_file, model, self)
             if precision == "int8":
                 if calibration is None:
                     raise NetworkError("int8 needs calibration images (normalised N x 3 x H x W batches)")
                 path = _quantize(path, Path(tmp) / "model.int8.onnx", calibration, keep_float)
-            options = ort.SessionOptions()
-            if num_threads is not None:
-                options.intra_op_num_threads = int(num_threads)
-                options.inter_op_num_threads = 1
-            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            self._set_session(ort, path, num_threads)
+
+    def _set_session(self, ort: Any, path: Path, num_threads: int | None) -> None:
+        options = ort.SessionOptions()
+        if num_threads is not None:
+            options.intra_op_num_threads = int(num_threads)
+            options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
-        self._outputs = [o.name for o in self._session.get_outputs()]
+        names = [{o.name} for o in self._session.get_outputs()]
+        self._outputs = [self._session.get_outputs()[_output_index(path, names, t)].name for t in self.tasks]
 
     def __call__(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """N x 3 x H x W float32 (CPU) -> raw outputs by task."""
@@ -169,8 +221,8 @@ def _quantize(src: Path, dst: Path, calibration: Iterable[np.ndarray], keep_floa
     """Static int8 quantisation of the ONNX model ``src`` into ``dst`` (QDQ: x86 CPUs run the int8 convolutions).
 
     Activation ranges are the 99.999th percentiles of the calibration activations: on the bundled weights' held-out
-    rooms that kept mIoU within 0.1 point of float32, where plain min/max ranges lost up to 1 point
-    (benchmarks/precision.py)."""
+    rooms int8 then keeps mIoU within 0.5 point of float32 (benchmarks/precision.py), where plain min/max ranges
+    lost up to 1 point on a shorter run."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 

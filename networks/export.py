@@ -103,7 +103,8 @@ def export_metadata(model: nn.Module) -> dict[str, Any]:
         "output_stride": OUTPUT_STRIDE,
         "input": "input: N x 3 x H x W float32, (RGB / 255 - mean) / std",
         "outputs": "per task, N x C x ceil(H / output_stride) x ceil(W / output_stride): segm logits (class id = "
-                   "channel + 1), depth x depth_scale = metres (absolute value), normals unnormalised",
+                   "channel + 1), depth x depth_scale = metres (slamseg reads negative values as invalid; the "
+                   "authors' demo takes the absolute value), normals unnormalised",
         "slamseg_version": _version(),
     })
 
@@ -217,7 +218,8 @@ def export_torchscript(model: nn.Module, path: str | Path, size: tuple[int, int]
     """Trace (at ``size`` = (width, height); other sizes work too), freeze and save; returns the path.
 
     The saved module returns a tuple in ``model.tasks`` order. TorchScript is deprecated by PyTorch; it stays
-    for the Predictor's ``jit`` path and teachers saved that way (networks/expert.py). Prefer ONNX or .pt2."""
+    for users who serve TorchScript, such as expert teachers saved that way (networks/expert.py loads them). Prefer
+    ONNX or .pt2."""
     width, height = size
     net = serving_net(model)
     with torch.no_grad():

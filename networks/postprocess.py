@@ -6,8 +6,9 @@ Two ways to the same labels:
   the argmax per pixel, and the softmax only when probabilities are asked for. Same resize weights as PyTorch, so
   the labels equal the release path's except where two classes tie to float32 rounding.
 - **release-exact**: the authors' demo, step by step in PyTorch: logits resized to the image (bicubic), softmax over
-  the full-resolution tensor, argmax. It is what CUDA runs, and the CPU's option when a result must be the
-  reference's bit for bit.
+  the full-resolution tensor, argmax (without probabilities the argmax is taken on the resized logits, which
+  differs from the softmax's only where rounding makes two probabilities equal). It is what CUDA runs, and the
+  CPU's option when a result must be the reference's operator for operator.
 """
 
 from __future__ import annotations
@@ -49,14 +50,16 @@ def class_outputs(logits: torch.Tensor, size: tuple[int, int], *, resize: str, p
         if drops_classes:
             low = low / low.sum(dim=1, keepdim=True).clamp_min(1e-12)
         if fused:
-            labels, values = resize_argmax(_nhwc_numpy(low), size, "bilinear", "scores" if probs else None)
+            labels, values = resize_argmax(_nhwc_numpy(low), size, "bilinear", "scores" if probs else None,
+                                           threads=torch.get_num_threads())
             return labels, values
         up = F.interpolate(low.contiguous(memory_format=torch.channels_last), size=size, mode="bilinear",
                            align_corners=False)
         labels_t = (up.argmax(dim=1) + 1).to(torch.int32)
         return labels_t.cpu().numpy(), (up.permute(0, 2, 3, 1).contiguous().cpu().numpy() if probs else None)
     if fused:
-        return resize_argmax(_nhwc_numpy(logits), size, resize, "softmax" if probs else None)
+        return resize_argmax(_nhwc_numpy(logits), size, resize, "softmax" if probs else None,
+                             threads=torch.get_num_threads())
     up = F.interpolate(logits, size=size, mode=resize, align_corners=False)
     if not probs:  # softmax is monotonic: the labels need no probabilities
         return (up.argmax(dim=1) + 1).to(torch.int32).cpu().numpy(), None

@@ -49,7 +49,8 @@ MODES: dict[str, dict[str, Any]] = {
 class Prediction:
     """One image's network outputs at the image's size H x W.
 
-    depth: H x W float32 metres (absolute value of the network's depth), or None without a depth task.
+    depth: H x W float32 metres, 0 = invalid (negative network depth; with ``depth_resize="bicubic"`` the absolute
+        value, as released), or None without a depth task.
     probs: H x W x K float32 softmax class probabilities; None unless asked for (``predict(..., probs=True)``) or
         without a segm task.
     labels: H x W int32 ids of ``label_set`` (argmax channel + 1; 0 = void never predicted), or None.
@@ -169,7 +170,8 @@ class Predictor:
         self.model = model.eval()
         self.meta: dict[str, Any] = ({"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "label_set": None}
                                      if scripted else {**default_meta(model), **getattr(model, "meta", {})})
-        if scripted:
+        if scripted:  # no network fast paths; a "release" mode keeps its operator-by-operator post-processing
+            fused = False if mode == "release" and fused is None else fused
             mode, fold_bn, channels_last, cpu_kernels, jit = "naive", False, False, False, False
             compile = False  # noqa: A001  (the parameter of that name: no torch.compile either)
         self.device = torch.device(device)

@@ -136,7 +136,7 @@ def _resize_cols_argmax(rows: np.ndarray, y_idx: np.ndarray, y_w: np.ndarray, la
 
 
 def resize_argmax(scores: np.ndarray, size: tuple[int, int], mode: str = "bicubic", values: str | None = None,
-                  ) -> tuple[np.ndarray, np.ndarray | None]:
+                  threads: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Resize N x h x w x K float32 class scores to ``size`` = (H, W) and take the argmax per pixel, in one pass.
 
     Args:
@@ -144,6 +144,7 @@ def resize_argmax(scores: np.ndarray, size: tuple[int, int], mode: str = "bicubi
         size: (H, W) output size in pixels.
         mode: "bicubic" or "bilinear", as ``torch.nn.functional.interpolate(..., align_corners=False)``.
         values: None (labels only), "scores" (the resized scores) or "softmax" (their softmax over K).
+        threads: numba threads for this call (the Predictor passes PyTorch's thread count); None = numba's current.
 
     Returns:
         (N x H x W int32 labels = argmax channel + 1, N x H x W x K float32 values or None).
@@ -155,6 +156,8 @@ def resize_argmax(scores: np.ndarray, size: tuple[int, int], mode: str = "bicubi
     height, width = size
     y_idx, y_w = resize_taps(h, height, mode)
     x_idx, x_w = resize_taps(w, width, mode)
+    if threads is not None:
+        nb.set_num_threads(max(1, min(int(threads), nb.config.NUMBA_NUM_THREADS)))
     rows = np.empty((n_img, h, width, k_n), np.float32)
     _resize_rows_x(scores, x_idx, x_w, rows)
     labels = np.empty((n_img, height, width), np.int32)

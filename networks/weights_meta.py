@@ -119,7 +119,14 @@ def _sidecar(path: Path) -> dict[str, Any]:
 
 
 class NyudJointWeights(Enum):
-    """Weights of ``nyud_joint`` (40 NYU classes, segmentation + depth)."""
+    """Weights of ``nyud_joint`` (40 NYU classes, segmentation + depth). A member reads as its :class:`Weights`, as
+    torchvision's do: ``NyudJointWeights.DEFAULT.load()``, ``.path``, ``.metrics``."""
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached for names the enum member itself lacks: forward them to the Weights it holds
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.value, name)
 
     SYNTHETIC_NYU40 = Weights(
         name="synthetic_nyu40", arch="nyud_joint", file="synthetic_nyu40.pt", url=None, label_set="nyu40",

@@ -16,7 +16,7 @@ Example::
     from slamseg.fusion.tsdf import SemanticTSDF
     slam = SemanticSLAM(SemanticTSDF(), make_tracker("keyframe"), LoopClosureConfig())
     for frame in open_sequence("rgbd_dataset_freiburg1_desk"):
-        slam.step(frame)                      # sensor depth; pass depth= / probs= from a network
+        slam.step(frame)                      # sensor depth; or depth= / probs= of predict(rgb, probs=True)
     result = slam.finish()                    # loop closure; result.poses(), result.counts()
 """
 

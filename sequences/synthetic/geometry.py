@@ -160,7 +160,7 @@ class SceneMesh:
 
     def write_ply(self, path: str | Path) -> Path:
         """Write a binary little-endian PLY: per vertex x y z (float), red green blue (uchar) and ``label``
-        (ushort, NYU-40 id); per face a vertex index list. Written atomically."""
+        (uint16, NYU-40 id: the type name Open3D keeps); per face a vertex index list. Written atomically."""
         path = Path(path)
         vdtype = np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("red", "u1"), ("green", "u1"),
                            ("blue", "u1"), ("label", "<u2")])
@@ -178,7 +178,7 @@ class SceneMesh:
         header = (
             "ply\nformat binary_little_endian 1.0\ncomment slamseg synthetic scene, labels: nyu40\n"
             f"element vertex {len(verts)}\nproperty float x\nproperty float y\nproperty float z\n"
-            "property uchar red\nproperty uchar green\nproperty uchar blue\nproperty ushort label\n"
+            "property uchar red\nproperty uchar green\nproperty uchar blue\nproperty uint16 label\n"
             f"element face {len(faces)}\nproperty list uchar int vertex_indices\nend_header\n"
         )
         with atomic_path(path) as tmp, open(tmp, "wb") as f:

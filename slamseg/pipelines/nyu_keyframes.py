@@ -79,12 +79,14 @@ def check_label_set(map_label_set: LabelSet) -> None:
                           ) from None
 
 
-def read_labelled_frames(path: str | Path, scene: str) -> list[LabelledFrame]:
+def read_labelled_frames(path: str | Path, scene: str, size: tuple[int, int] | None = None) -> list[LabelledFrame]:
     """The labelled frames of ``scene`` in ``nyu_depth_v2_labeled.mat`` (MATLAB v7.3), in file order.
+
+    ``size`` = (width, height) of the sequence's frames: checked against the labels here, before any work.
 
     Raises:
         ConfigError: no such file, not HDF5, a key missing, or no labelled frame of ``scene``.
-        SequenceFormatError: a cell array is not one of strings.
+        SequenceFormatError: a cell array is not one of strings, or the labels are not of ``size``.
     """
     path = Path(path)
     if not path.is_file():
@@ -98,8 +100,12 @@ def read_labelled_frames(path: str | Path, scene: str) -> list[LabelledFrame]:
             if key not in f:
                 raise ConfigError(f"{path}: key {key!r} is missing (--nyu-labeled needs labels, scenes, "
                                   "rawRgbFilenames and, best, rawDepthFilenames)")
+        labels = f["labels"]
+        if size is not None and (labels.ndim != 3 or labels.shape[1:] != tuple(size)):
+            raise SequenceFormatError(f"{path}: key 'labels': expected h5py shape (N, {size[0]}, {size[1]}) for "
+                                      f"the sequence's {size[0]} x {size[1]} frames, got {labels.shape}")
         scenes = read_cell_strings(f, "scenes")
-        count = f["labels"].shape[0]
+        count = labels.shape[0]
         if len(scenes) != count:
             raise SequenceFormatError(f"{path}: scenes ({len(scenes)}) and labels ({count}) must count the same "
                                       "frames")
@@ -192,8 +198,8 @@ def evaluate_nyu_keyframes(path: str | Path, labelled: list[LabelledFrame], resu
             reason = reason or _same_files(frame, item)
             gt894 = np.asarray(labels[item.mat_index - 1]).T if reason is None else None
             if gt894 is not None and gt894.size and (gt894.min() < 0 or gt894.max() > NUM_CLASSES_894):
-                raise SequenceFormatError(f"{path}: key 'labels' frame {item.mat_index}: ids must be "
-                                          f"0..{NUM_CLASSES_894}, got {gt894.min()}..{gt894.max()}")
+                reason = f"label ids {gt894.min()}..{gt894.max()} outside 0..{NUM_CLASSES_894}"
+                gt894 = None
             gt = None if gt894 is None else to_13.map_labels(gt894.astype(np.int64)).astype(np.uint8)
             if gt is not None and not (gt != 0).any():
                 reason = "no labelled pixel"

@@ -107,8 +107,8 @@ class Reconstruction:
         _check_requirements(cfg, self.sequence, first)
         self.camera = first.camera
         # A tracker starts at the first frame's ground-truth pose when it has one, else at the identity: the
-        # world is then the first camera's frame (OpenCV axes, up = -y).
-        self.world_is_ground_truth = first.pose is not None
+        # world is then the first camera's frame (OpenCV axes, up = -y). Ground-truth poses are in their own world.
+        self.world_is_ground_truth = first.pose is not None or cfg.tracking == "gt"
         self.predictor = (make_predictor(cfg.network, depth_edge_jump=cfg.depth_edge_jump if cfg.depth == "predicted"
                                          else None) if cfg.needs_network else None)
         probs_set = self._probs_label_set()
@@ -142,7 +142,8 @@ class Reconstruction:
         self.nyu_labelled = None  # the labelled frames of this NYU raw scene (--nyu-labeled), checked before work
         if cfg.evaluation.nyu_labeled:
             nyu_keyframes.check_label_set(self.map_label_set)
-            self.nyu_labelled = nyu_keyframes.read_labelled_frames(cfg.evaluation.nyu_labeled, self.sequence.name)
+            self.nyu_labelled = nyu_keyframes.read_labelled_frames(cfg.evaluation.nyu_labeled, self.sequence.name,
+                                                                   (self.camera.width, self.camera.height))
         self.samples: list[dict[str, np.ndarray]] = []
         self.viz = outputs.make_viz(cfg.viz, self.map_label_set, run, cfg.viz_connect,
                                     up_axis=up_axis_from_poses(first.pose) if first.pose is not None else "-y")

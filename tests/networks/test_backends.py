@@ -80,6 +80,19 @@ def test_bfloat16_only_where_the_cpu_has_it(model: torch.nn.Module, image: np.nd
                 Predictor(model, backend=backend, dtype="bfloat16")
 
 
+def test_an_export_of_another_checkpoint_is_refused(exported: dict, onnx_file) -> None:
+    from slamseg.networks import build_model
+    from slamseg.networks.backends import OnnxRuntimeNetwork
+
+    torch.manual_seed(1)
+    other = build_model("nyud_joint").eval()  # same architecture, other weights
+    with pytest.raises(NetworkError, match="differs from the model's"):
+        OnnxRuntimeNetwork(other, onnx_file=onnx_file)
+    three = build_model("nyud_three").eval()  # a task the file has no output for
+    with pytest.raises(NetworkError, match="no output named 'normals'"):
+        OnnxRuntimeNetwork(three, onnx_file=onnx_file)
+
+
 def test_bad_backend_options(model: torch.nn.Module) -> None:
     with pytest.raises(NetworkError, match="backend 'tensorrt'"):
         Predictor(model, backend="tensorrt")

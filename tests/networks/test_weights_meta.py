@@ -80,3 +80,10 @@ def test_load_model_refuses_a_bad_mapping() -> None:
     state.pop("segm.weight")
     with pytest.raises(CheckpointError, match=r"^state_dict: does not fit architecture"):
         load_model(state, arch="nyud_joint")
+
+
+def test_the_readme_line_loads_the_bundled_model() -> None:
+    model = NyudJointWeights.DEFAULT.load()  # README.md, "the bundled weights from Python"
+    assert model.arch == "nyud_joint" and NyudJointWeights.DEFAULT.path == WEIGHTS.path
+    assert NyudJointWeights.DEFAULT.label_set == "nyu40"
+

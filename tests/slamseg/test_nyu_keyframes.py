@@ -122,7 +122,10 @@ def test_labelled_file_errors_name_the_file_and_what_was_expected(tmp_path: Path
                              ["kitchen_0004/d-1.000000-1.pgm"], np.zeros((1, H, W), np.uint16))
     with pytest.raises(ConfigError, match=rf"labelled.mat: no labelled frame of scene '{SCENE}'.*kitchen_0004"):
         read_labelled_frames(mat, SCENE)
-    [entry] = read_labelled_frames(mat, "kitchen_0004")
+    [entry] = read_labelled_frames(mat, "kitchen_0004", (W, H))
+    expected = rf"labelled.mat: key 'labels': expected h5py shape \(N, {W + 2}, {H}\)"
+    with pytest.raises(SequenceFormatError, match=expected):
+        read_labelled_frames(mat, "kitchen_0004", (W + 2, H))  # checked before any reconstruction work
     assert (entry.mat_index, entry.timestamp, entry.depth_file) == (1, 1.0, "kitchen_0004/d-1.000000-1.pgm")
     with h5py.File(mat, "a") as f:
         del f["rawDepthFilenames"], f["#refs#/rawDepthFilenames_0"]
