@@ -18,11 +18,11 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import time
 from pathlib import Path
 
 import torch
+from timing import interleave  # benchmarks/timing.py (the script's folder is on sys.path)
 
 from slamseg.networks import build_model, load_model
 from slamseg.networks.complexity import count_macs, count_parameters
@@ -45,24 +45,11 @@ PATHS: dict[str, dict] = {
 
 
 def time_interleaved(nets: dict[str, tuple], iters: int, warmup: int) -> dict[str, dict]:
-    """Milliseconds per forward pass of each (net, input): mean, std, median, min over ``iters`` rounds after
-    ``warmup`` rounds. Each round runs every path once, in a rotating order, so that the machine's drifts (this
-    host is shared) hit every path alike and their ratios are taken under the same conditions."""
-    names = list(nets)
-    times: dict[str, list[float]] = {name: [] for name in names}
+    """Milliseconds per forward pass of each (net, input) under inference mode: mean, std, median, min over
+    ``iters`` rotating rounds after ``warmup`` rounds (benchmarks/timing.py)."""
     with torch.inference_mode():
-        for _ in range(warmup):
-            for net, x in nets.values():
-                net(x)
-        for i in range(iters):
-            for j in range(len(names)):
-                name = names[(i + j) % len(names)]
-                net, x = nets[name]
-                start = time.perf_counter()
-                net(x)
-                times[name].append(1000 * (time.perf_counter() - start))
-    return {name: {"mean_ms": statistics.fmean(t), "std_ms": statistics.pstdev(t), "median_ms": statistics.median(t),
-                   "min_ms": min(t), "iters": iters} for name, t in times.items()}
+        stats = interleave({name: (lambda net=net, x=x: net(x)) for name, (net, x) in nets.items()}, iters, warmup)
+    return {name: {**s, "iters": iters} for name, s in stats.items()}
 
 
 def backend_nets(model: torch.nn.Module, threads: int, x: torch.Tensor) -> dict[str, tuple]:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from machine import cpu_flags, cpu_model  # benchmarks/machine.py (the script's folder is on sys.path)
+from timing import interleave  # benchmarks/timing.py
 
 import slamseg
 from slamseg.networks import Predictor, load_model
@@ -43,23 +43,6 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "predict_path.json"
 WEIGHTS = ROOT / "networks" / "weights" / "synthetic_nyu40.pt"
 FRAME = ROOT / "tests" / "data" / "nyu_raw_frame" / "NYU_color.ppm"  # a real 640 x 480 Kinect frame
-
-
-def interleave(paths: dict[str, Callable[[], object]], rounds: int, warmup: int) -> dict[str, dict]:
-    """Milliseconds per call of each path: median, mean, std, min over ``rounds`` rotating rounds."""
-    names = list(paths)
-    times: dict[str, list[float]] = {name: [] for name in names}
-    for _ in range(warmup):
-        for call in paths.values():
-            call()
-    for i in range(rounds):
-        for j in range(len(names)):
-            name = names[(i + j) % len(names)]
-            start = time.perf_counter()
-            paths[name]()
-            times[name].append(1000 * (time.perf_counter() - start))
-    return {name: {"median_ms": statistics.median(t), "mean_ms": statistics.fmean(t), "std_ms": statistics.pstdev(t),
-                   "min_ms": min(t)} for name, t in times.items()}
 
 
 def real_frames() -> list[np.ndarray]:
